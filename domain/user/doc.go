@@ -1,0 +1,8 @@
+// Package user is the user bounded context's domain: the User entity, its
+// Session, the value objects that enforce the field rules of the API contract
+// (Username, Password, FullName) and the errors of the context.
+//
+// It imports only the standard library and github.com/google/uuid. Adapters
+// translate its errors into protocol answers; nothing here knows about HTTP,
+// SQL or JWT.
+package user
