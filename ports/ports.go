@@ -49,8 +49,9 @@ type Sessions interface {
 	// stored afterwards and whether this call rotated it; when it did not, the
 	// caller judges the replay with Session.JudgeReplay.
 	Rotate(ctx context.Context, sid user.SessionID, from user.TokenID, next user.RefreshToken, now time.Time) (user.Session, bool, error)
-	// Revoke ends one session at now. Revoking a revoked or unknown session is
-	// not an error.
+	// Revoke ends one live session at now. It fails with
+	// user.ErrSessionInvalid when no session with that id is live at now
+	// (unknown, already revoked or expired), so a logout can say so.
 	Revoke(ctx context.Context, sid user.SessionID, now time.Time) error
 	// RevokeOthers ends every live session of the user except keep.
 	RevokeOthers(ctx context.Context, uid user.ID, keep user.SessionID, now time.Time) error

@@ -1,0 +1,42 @@
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Routes is one bounded context's (or the platform's) set of routes.
+// bootstrap collects every Routes into the engine.
+type Routes interface {
+	Register(r gin.IRouter)
+}
+
+// EngineSettings configure the gin engine.
+type EngineSettings struct {
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed; empty
+	// means the client IP is always the peer address.
+	TrustedProxies []string
+}
+
+// NewEngine builds the gin engine with the middleware every route shares and
+// the given routes. Unknown paths and methods get problem documents.
+func NewEngine(s EngineSettings, log *slog.Logger, routes []Routes) (*gin.Engine, error) {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	if err := e.SetTrustedProxies(s.TrustedProxies); err != nil {
+		return nil, err
+	}
+	e.Use(requestIDMiddleware, accessLog(log), recovery(log), securityHeaders)
+	e.NoRoute(func(c *gin.Context) { writeProblemStatus(c, http.StatusNotFound, "no such route") })
+	e.NoMethod(func(c *gin.Context) { writeProblemStatus(c, http.StatusMethodNotAllowed, "method not allowed on this route") })
+	for _, r := range routes {
+		r.Register(e)
+	}
+	return e, nil
+}

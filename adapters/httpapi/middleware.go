@@ -1,0 +1,139 @@
+package httpapi
+
+import (
+	"crypto/rand"
+	"errors"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"example.com/usersvc/application/userapp"
+	"example.com/usersvc/domain/user"
+)
+
+// Keys of values kept in the gin context for one request.
+const (
+	callerKey      = "httpapi.caller"
+	bearerRouteKey = "httpapi.bearer"
+	requestIDKey   = "httpapi.request_id"
+	errorKey       = "httpapi.error"
+	loggerKey      = "httpapi.logger"
+)
+
+// logger returns the engine's logger, kept in the context by accessLog.
+func logger(c *gin.Context) *slog.Logger {
+	if l, ok := c.Get(loggerKey); ok {
+		return l.(*slog.Logger)
+	}
+	return slog.Default()
+}
+
+// requireBearer verifies the access token of a bearer route and keeps its
+// caller for the handler. Each handler's use case then checks the session
+// is still live in its first query.
+func (ur *UserRoutes) requireBearer(c *gin.Context) {
+	c.Set(bearerRouteKey, true)
+	scheme, token, ok := strings.Cut(c.GetHeader("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		c.Header("WWW-Authenticate", `Bearer realm="usersvc"`)
+		writeProblemStatus(c, http.StatusUnauthorized, "missing bearer access token")
+		return
+	}
+	who, err := ur.uc.Authenticate.Do(strings.TrimSpace(token))
+	if err != nil {
+		writeProblem(c, err)
+		return
+	}
+	c.Set(callerKey, who)
+	c.Next()
+}
+
+// caller returns the identity requireBearer verified.
+func caller(c *gin.Context) userapp.Caller {
+	who, _ := c.Get(callerKey)
+	return who.(userapp.Caller)
+}
+
+func isSessionError(err error) bool {
+	return errors.Is(err, user.ErrSessionInvalid) || errors.Is(err, user.ErrNotFound)
+}
+
+// writeProblemStatus answers a plain problem with status and detail.
+func writeProblemStatus(c *gin.Context, status int, detail string) {
+	writeProblem(c, &badRequest{status: status, detail: detail})
+}
+
+// wellFormedRequestID accepts client ids that are safe to echo and log.
+var wellFormedRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// requestIDMiddleware takes X-Request-ID from the request when well formed,
+// or makes one, and echoes it in the response.
+func requestIDMiddleware(c *gin.Context) {
+	id := c.GetHeader("X-Request-ID")
+	if !wellFormedRequestID.MatchString(id) {
+		id = rand.Text()
+	}
+	c.Set(requestIDKey, id)
+	c.Header("X-Request-ID", id)
+	c.Next()
+}
+
+func requestID(c *gin.Context) string { return c.GetString(requestIDKey) }
+
+// accessLog writes one line per request. It logs the route template, never
+// the query string or any header that may carry a secret.
+func accessLog(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Set(loggerKey, log)
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		level := slog.LevelInfo
+		if c.Writer.Status() >= 500 {
+			level = slog.LevelError
+		}
+		log.LogAttrs(c.Request.Context(), level, "request",
+			slog.String("method", c.Request.Method),
+			slog.String("route", route),
+			slog.Int("status", c.Writer.Status()),
+			slog.Duration("duration", time.Since(start)),
+			slog.Int("bytes", max(c.Writer.Size(), 0)),
+			slog.String("client_ip", c.ClientIP()),
+			slog.String("request_id", requestID(c)),
+		)
+	}
+}
+
+// recovery turns a panic into a 500 problem; the stack goes to the log only.
+func recovery(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				log.ErrorContext(c.Request.Context(), "panic", "request_id", requestID(c), "stack", string(debug.Stack()))
+				writeProblemStatus(c, http.StatusInternalServerError, "internal error")
+			}
+		}()
+		c.Next()
+	}
+}
+
+// securityHeaders sets the headers every response carries.
+func securityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	c.Next()
+}

@@ -1,0 +1,127 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"example.com/usersvc/domain/user"
+	"example.com/usersvc/ports"
+)
+
+// problem is an RFC 9457 problem document.
+type problem struct {
+	Type      string       `json:"type"`
+	Title     string       `json:"title"`
+	Status    int          `json:"status"`
+	Detail    string       `json:"detail,omitempty"`
+	Instance  string       `json:"instance,omitempty"`
+	RequestID string       `json:"request_id,omitempty"`
+	Errors    []fieldError `json:"errors,omitempty"`
+}
+
+// fieldError names one failing field of a request body.
+type fieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// badRequest is a request the client must fix: 400, 413, 415 or 422.
+type badRequest struct {
+	status int
+	detail string
+	fields []fieldError
+}
+
+func (b *badRequest) Error() string { return "httpapi: " + b.detail }
+
+// tooManyRequests is a rate-limit rejection.
+type tooManyRequests struct{ retryAfter int }
+
+func (t *tooManyRequests) Error() string { return "httpapi: too many requests" }
+
+// errForbiddenOrigin rejects a cookie request from a foreign origin.
+var errForbiddenOrigin = errors.New("httpapi: request origin not allowed")
+
+// statusFor is the one table from domain and port errors to HTTP status codes.
+var statusFor = []struct {
+	err    error
+	status int
+	detail string
+}{
+	{user.ErrUsernameTaken, http.StatusConflict, "username is already taken"},
+	{user.ErrInvalidCredentials, http.StatusUnauthorized, "invalid username or password"},
+	{user.ErrSessionInvalid, http.StatusUnauthorized, "token or session is invalid, expired or revoked"},
+	{user.ErrNotFound, http.StatusUnauthorized, "token or session is invalid, expired or revoked"},
+	{user.ErrWrongPassword, http.StatusForbidden, "current_password is wrong"},
+	{errForbiddenOrigin, http.StatusForbidden, "request origin is not allowed"},
+	{ports.ErrBusy, http.StatusServiceUnavailable, "the service is busy; retry later"},
+	{ports.ErrUnavailable, http.StatusServiceUnavailable, "a dependency is unavailable; retry later"},
+}
+
+// retryAfterSeconds is what a 503 asks clients to wait.
+const retryAfterSeconds = "2"
+
+// writeProblem answers err as a problem document and aborts the chain. A
+// status of 500 is logged with the error chain, which never reaches the client.
+func writeProblem(c *gin.Context, err error) {
+	p := problem{Type: "about:blank", Status: http.StatusInternalServerError, Detail: "internal error"}
+	var bad *badRequest
+	var limited *tooManyRequests
+	var invalid *user.ValidationError
+	switch {
+	case errors.As(err, &bad):
+		p.Status, p.Detail, p.Errors = bad.status, bad.detail, bad.fields
+	case errors.As(err, &invalid):
+		p.Status, p.Detail = http.StatusUnprocessableEntity, "request body failed validation"
+		for _, f := range invalid.Fields {
+			p.Errors = append(p.Errors, fieldError{Field: f.Field, Message: f.Message})
+		}
+	case errors.Is(err, user.ErrPasswordRequired):
+		p.Status, p.Detail = http.StatusUnprocessableEntity, "request body failed validation"
+		p.Errors = []fieldError{{Field: "current_password", Message: "is required when password is set"}}
+	case errors.As(err, &limited):
+		p.Status, p.Detail = http.StatusTooManyRequests, "too many attempts; retry later"
+		c.Header("Retry-After", strconv.Itoa(limited.retryAfter))
+	default:
+		for _, m := range statusFor {
+			if errors.Is(err, m.err) {
+				p.Status, p.Detail = m.status, m.detail
+				break
+			}
+		}
+	}
+	switch p.Status {
+	case http.StatusUnauthorized:
+		if c.GetBool(bearerRouteKey) {
+			c.Header("WWW-Authenticate", `Bearer error="invalid_token"`)
+		}
+	case http.StatusServiceUnavailable:
+		c.Header("Retry-After", retryAfterSeconds)
+	}
+	if p.Status >= 500 {
+		// The chain goes to the log only; adapters keep secrets out of errors.
+		logger(c).ErrorContext(c.Request.Context(), "request failed", "status", p.Status, "err", err.Error(), "request_id", requestID(c))
+	}
+	c.Set(errorKey, err)
+	p.Title = http.StatusText(p.Status)
+	p.Instance = c.Request.URL.Path
+	p.RequestID = requestID(c)
+	body, _ := json.Marshal(p)
+	c.Header("Cache-Control", "no-store")
+	c.Data(p.Status, "application/problem+json", body)
+	c.Abort()
+}
+
+// handle adapts a handler that returns an error to gin, answering any error
+// with writeProblem.
+func handle(h func(*gin.Context) error) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := h(c); err != nil {
+			writeProblem(c, err)
+		}
+	}
+}

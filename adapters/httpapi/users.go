@@ -1,0 +1,339 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"example.com/usersvc/application/userapp"
+	"example.com/usersvc/domain/user"
+)
+
+// BasePath is where the user context's routes live.
+const BasePath = "/api/v1/users"
+
+// refreshCookie is the name of the cookie that carries the refresh token.
+const refreshCookie = "refresh_token"
+
+// CookieSettings say how the refresh cookie is written.
+type CookieSettings struct {
+	// Secure adds the Secure attribute; switch it off only for plain-http local work.
+	Secure bool
+}
+
+// UserUseCases are the use cases the user routes drive.
+type UserUseCases struct {
+	SignUp         *userapp.SignUp
+	LogIn          *userapp.LogIn
+	Refresh        *userapp.Refresh
+	LogOut         *userapp.LogOut
+	Authenticate   *userapp.Authenticate
+	Profile        *userapp.Profile
+	ReplaceProfile *userapp.ReplaceProfile
+	PatchProfile   *userapp.PatchProfile
+	DeleteAccount  *userapp.DeleteAccount
+}
+
+// UserRoutes serves the user context under BasePath.
+type UserRoutes struct {
+	uc      UserUseCases
+	policy  user.PasswordPolicy
+	cookie  CookieSettings
+	decoder *decoder
+}
+
+// NewUserRoutes builds the user context's routes. policy checks new passwords.
+func NewUserRoutes(uc UserUseCases, policy user.PasswordPolicy, cookie CookieSettings) *UserRoutes {
+	return &UserRoutes{uc: uc, policy: policy, cookie: cookie, decoder: newDecoder()}
+}
+
+// Register adds the routes to r. BASE and BASE/ are the same route for PUT,
+// PATCH and DELETE; neither redirects.
+func (ur *UserRoutes) Register(r gin.IRouter) {
+	g := r.Group(BasePath)
+	g.POST("/signup", handle(ur.signUp))
+	g.POST("/login", handle(ur.logIn))
+	g.POST("/refresh", handle(ur.refresh))
+	g.POST("/logout", handle(ur.logOut))
+
+	authed := g.Group("", ur.requireBearer)
+	authed.GET("/me", handle(ur.me))
+	for _, path := range []string{"", "/"} {
+		authed.PUT(path, handle(ur.replace))
+		authed.PATCH(path, handle(ur.patch))
+		authed.DELETE(path, handle(ur.deleteAccount))
+	}
+}
+
+type signUpRequest struct {
+	Username optional[string] `json:"username" validate:"required"`
+	Password optional[string] `json:"password" validate:"required"`
+	FullName optional[string] `json:"full_name"`
+}
+
+type logInRequest struct {
+	Username optional[string] `json:"username" validate:"required"`
+	Password optional[string] `json:"password" validate:"required"`
+}
+
+type replaceRequest struct {
+	Username        optional[string] `json:"username" validate:"required"`
+	Password        optional[string] `json:"password" validate:"required"`
+	CurrentPassword optional[string] `json:"current_password" validate:"required"`
+	FullName        optional[string] `json:"full_name"`
+}
+
+type patchRequest struct {
+	Username        optional[string] `json:"username"`
+	Password        optional[string] `json:"password"`
+	CurrentPassword optional[string] `json:"current_password"`
+	FullName        optional[string] `json:"full_name"`
+}
+
+// tokenResponse is the contract's Token.
+type tokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int    `json:"expires_in"`
+}
+
+// userResponse is the contract's UserRead.
+type userResponse struct {
+	ID        string    `json:"id"`
+	Username  string    `json:"username"`
+	FullName  *string   `json:"full_name"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func toUserResponse(u *user.User) userResponse {
+	r := userResponse{
+		ID:        u.ID().String(),
+		Username:  u.Username().String(),
+		CreatedAt: u.CreatedAt().UTC(),
+		UpdatedAt: u.UpdatedAt().UTC(),
+	}
+	if full := u.FullName(); !full.IsZero() {
+		name := full.String()
+		r.FullName = &name
+	}
+	return r
+}
+
+func (ur *UserRoutes) signUp(c *gin.Context) error {
+	var req signUpRequest
+	fields, err := ur.decoder.decode(c, &req)
+	if err != nil {
+		return err
+	}
+	in := userapp.SignUpInput{}
+	errs := fieldErrors(fields)
+	if req.Username.present() {
+		in.Username, err = user.ParseUsername(req.Username.Value)
+		errs.add("username", err)
+	}
+	if req.Password.present() {
+		in.Password, err = ur.policy.Parse(req.Password.Value)
+		errs.add("password", err)
+	}
+	if req.FullName.present() {
+		in.FullName, err = user.ParseFullName(req.FullName.Value)
+		errs.add("full_name", err)
+	}
+	if err := errs.err(); err != nil {
+		return err
+	}
+	tokens, err := ur.uc.SignUp.Do(c.Request.Context(), in)
+	if err != nil {
+		return err
+	}
+	ur.writeTokens(c, http.StatusCreated, tokens)
+	return nil
+}
+
+func (ur *UserRoutes) logIn(c *gin.Context) error {
+	var req logInRequest
+	fields, err := ur.decoder.decode(c, &req)
+	if err != nil {
+		return err
+	}
+	in := userapp.LogInInput{}
+	errs := fieldErrors(fields)
+	if req.Username.present() {
+		in.Username, err = user.ParseUsername(req.Username.Value)
+		errs.add("username", err)
+	}
+	if req.Password.present() {
+		in.Password, err = ur.policy.ForCheck(req.Password.Value)
+		errs.add("password", err)
+	}
+	if err := errs.err(); err != nil {
+		return err
+	}
+	tokens, err := ur.uc.LogIn.Do(c.Request.Context(), in)
+	if err != nil {
+		return err
+	}
+	ur.writeTokens(c, http.StatusOK, tokens)
+	return nil
+}
+
+func (ur *UserRoutes) refresh(c *gin.Context) error {
+	token, err := c.Cookie(refreshCookie)
+	if err != nil || token == "" {
+		return user.ErrSessionInvalid
+	}
+	tokens, err := ur.uc.Refresh.Do(c.Request.Context(), token)
+	if err != nil {
+		if isSessionError(err) {
+			ur.clearCookie(c)
+		}
+		return err
+	}
+	ur.writeTokens(c, http.StatusOK, tokens)
+	return nil
+}
+
+func (ur *UserRoutes) logOut(c *gin.Context) error {
+	token, err := c.Cookie(refreshCookie)
+	if err != nil || token == "" {
+		return user.ErrSessionInvalid
+	}
+	if _, err := ur.uc.LogOut.Do(c.Request.Context(), token); err != nil {
+		if isSessionError(err) {
+			ur.clearCookie(c)
+		}
+		return err
+	}
+	ur.clearCookie(c)
+	c.Status(http.StatusNoContent)
+	return nil
+}
+
+func (ur *UserRoutes) me(c *gin.Context) error {
+	u, err := ur.uc.Profile.Do(c.Request.Context(), caller(c))
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, toUserResponse(u))
+	return nil
+}
+
+func (ur *UserRoutes) replace(c *gin.Context) error {
+	var req replaceRequest
+	fields, err := ur.decoder.decode(c, &req)
+	if err != nil {
+		return err
+	}
+	var in userapp.ReplaceInput
+	errs := fieldErrors(fields)
+	if req.Username.present() {
+		in.Username, err = user.ParseUsername(req.Username.Value)
+		errs.add("username", err)
+	}
+	if req.Password.present() {
+		in.Password, err = ur.policy.Parse(req.Password.Value)
+		errs.add("password", err)
+	}
+	if req.CurrentPassword.present() {
+		in.CurrentPassword, err = ur.policy.ForCheck(req.CurrentPassword.Value)
+		errs.add("current_password", err)
+	}
+	if req.FullName.present() {
+		in.FullName, err = user.ParseFullName(req.FullName.Value)
+		errs.add("full_name", err)
+	}
+	if err := errs.err(); err != nil {
+		return err
+	}
+	u, err := ur.uc.ReplaceProfile.Do(c.Request.Context(), caller(c), in)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, toUserResponse(u))
+	return nil
+}
+
+func (ur *UserRoutes) patch(c *gin.Context) error {
+	var req patchRequest
+	fields, err := ur.decoder.decode(c, &req)
+	if err != nil {
+		return err
+	}
+	var in userapp.PatchInput
+	errs := fieldErrors(fields)
+	if req.Username.Set {
+		name, err := user.ParseUsername(req.Username.Value) // null breaks the rule too
+		errs.add("username", err)
+		in.Username = &name
+	}
+	if req.Password.Set {
+		p, err := ur.policy.Parse(req.Password.Value)
+		errs.add("password", err)
+		in.Password = &p
+		if !req.CurrentPassword.present() {
+			errs = append(errs, fieldError{Field: "current_password", Message: "is required when password is set"})
+		}
+	}
+	if req.CurrentPassword.present() {
+		p, err := ur.policy.ForCheck(req.CurrentPassword.Value)
+		errs.add("current_password", err)
+		in.CurrentPassword = &p
+	}
+	if req.FullName.Set {
+		var full user.FullName // null clears
+		if !req.FullName.Null {
+			full, err = user.ParseFullName(req.FullName.Value)
+			errs.add("full_name", err)
+		}
+		in.FullName = &full
+	}
+	if err := errs.err(); err != nil {
+		return err
+	}
+	u, err := ur.uc.PatchProfile.Do(c.Request.Context(), caller(c), in)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, toUserResponse(u))
+	return nil
+}
+
+func (ur *UserRoutes) deleteAccount(c *gin.Context) error {
+	if err := ur.uc.DeleteAccount.Do(c.Request.Context(), caller(c)); err != nil {
+		return err
+	}
+	ur.clearCookie(c)
+	c.Status(http.StatusNoContent)
+	return nil
+}
+
+// writeTokens answers with the Token body and sets the refresh cookie.
+func (ur *UserRoutes) writeTokens(c *gin.Context, status int, t userapp.Tokens) {
+	ur.setCookie(c, t.Refresh, int(t.RefreshMaxAge/time.Second))
+	c.Header("Cache-Control", "no-store")
+	c.Header("Pragma", "no-cache")
+	c.JSON(status, tokenResponse{
+		AccessToken: t.Access,
+		TokenType:   "bearer",
+		ExpiresIn:   int(t.AccessExpiresIn / time.Second),
+	})
+}
+
+func (ur *UserRoutes) setCookie(c *gin.Context, value string, maxAge int) {
+	if maxAge <= 0 {
+		maxAge = -1 // net/http writes Max-Age=0
+	}
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name:     refreshCookie,
+		Value:    value,
+		Path:     BasePath,
+		MaxAge:   maxAge,
+		HttpOnly: true,
+		Secure:   ur.cookie.Secure,
+		SameSite: http.SameSiteStrictMode,
+	})
+}
+
+func (ur *UserRoutes) clearCookie(c *gin.Context) { ur.setCookie(c, "", -1) }

@@ -1,0 +1,90 @@
+package userapp
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+
+	"example.com/usersvc/domain/user"
+	"example.com/usersvc/ports"
+)
+
+// LogInInput is a login request. Password is wrapped with
+// PasswordPolicy.ForCheck: no strength rule applies to it.
+type LogInInput struct {
+	Username user.Username
+	Password user.Password
+}
+
+// LogIn checks a username and password and opens a session.
+type LogIn struct {
+	users  ports.Users
+	tx     ports.Transactor
+	hasher ports.PasswordHasher
+	clock  ports.Clock
+	issue  *SessionIssuer
+	decoy  user.PasswordHash // hashed once, compared for unknown usernames
+}
+
+// NewLogIn builds the LogIn use case. It hashes a random decoy password once,
+// so that a login for an unknown username costs the same work as a wrong
+// password.
+func NewLogIn(ctx context.Context, users ports.Users, tx ports.Transactor, hasher ports.PasswordHasher, clock ports.Clock, issue *SessionIssuer) (*LogIn, error) {
+	plain, err := user.PasswordPolicy{}.ForCheck(rand.Text())
+	if err != nil {
+		return nil, fmt.Errorf("decoy password: %w", err)
+	}
+	decoy, err := hasher.Hash(ctx, plain)
+	if err != nil {
+		return nil, fmt.Errorf("hash decoy password: %w", err)
+	}
+	return &LogIn{users: users, tx: tx, hasher: hasher, clock: clock, issue: issue, decoy: decoy}, nil
+}
+
+// Do returns tokens of a new session when the password matches. An unknown
+// username and a wrong password both fail with user.ErrInvalidCredentials
+// after the same hashing work. A stored hash of an older scheme or weaker
+// parameters is replaced by a current one in the same request.
+func (uc *LogIn) Do(ctx context.Context, in LogInInput) (Tokens, error) {
+	u, err := uc.users.ByUsername(ctx, in.Username)
+	if errors.Is(err, user.ErrNotFound) {
+		_, _, _ = uc.hasher.Matches(ctx, uc.decoy, in.Password) // same cost: no enumeration by timing
+		return Tokens{}, user.ErrInvalidCredentials
+	}
+	if err != nil {
+		return Tokens{}, fmt.Errorf("find user: %w", err)
+	}
+	ok, needsRehash, err := uc.hasher.Matches(ctx, u.PasswordHash(), in.Password)
+	if err != nil {
+		return Tokens{}, fmt.Errorf("check password: %w", err)
+	}
+	if !ok {
+		return Tokens{}, user.ErrInvalidCredentials
+	}
+	var rehash user.PasswordHash
+	if needsRehash {
+		// A failed rehash must not fail a correct login: the old hash still works.
+		if h, err := uc.hasher.Hash(ctx, in.Password); err == nil {
+			rehash = h
+		}
+	}
+	var out Tokens
+	err = uc.tx.Atomically(ctx, func(ctx context.Context) error {
+		if !rehash.IsZero() {
+			old := u.PasswordHash()
+			err := uc.users.Update(ctx, u.ID(), func(stored *user.User) error {
+				if stored.PasswordHash() == old { // a concurrent password change wins
+					stored.SetPasswordHash(rehash, uc.clock.Now())
+				}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("store rehash: %w", err)
+			}
+		}
+		out, err = uc.issue.start(ctx, u.ID())
+		return err
+	})
+	return out, err
+}

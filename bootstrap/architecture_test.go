@@ -1,0 +1,183 @@
+package bootstrap_test
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "example.com/usersvc"
+
+type listedPackage struct {
+	ImportPath string
+	Imports    []string
+	Deps       []string
+}
+
+// listPackages runs go list over the module, as the import rules of
+// STYLE.md say they are checked.
+func listPackages(t *testing.T) []listedPackage {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-json=ImportPath,Imports,Deps", module+"/...")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var pkgs []listedPackage
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for {
+		var p listedPackage
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if len(pkgs) < 10 {
+		t.Fatalf("go list found only %d packages", len(pkgs))
+	}
+	return pkgs
+}
+
+func isStandard(path string) bool { return !strings.Contains(strings.Split(path, "/")[0], ".") }
+
+func inModule(path, sub string) bool {
+	full := module + "/" + sub
+	return path == full || strings.HasPrefix(path, full+"/")
+}
+
+// thirdPartyForbiddenInCore are frameworks the inner layers must not reach.
+var thirdPartyForbiddenInCore = []string{
+	"github.com/gin-gonic/", "gorm.io/", "github.com/golang-jwt/", "golang.org/x/crypto",
+	"github.com/go-playground/validator", "go.uber.org/fx", "go.uber.org/dig",
+}
+
+func hasPrefixAny(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestImportRules fails the build when a layer imports what it must not
+// (STYLE.md, section 9).
+func TestImportRules(t *testing.T) {
+	for _, v := range importViolations(listPackages(t)) {
+		t.Error(v)
+	}
+}
+
+// TestImportRulesCatchViolations proves the checker is not vacuous: a
+// synthetic package graph that breaks each rule is reported.
+func TestImportRulesCatchViolations(t *testing.T) {
+	bad := []listedPackage{
+		{ImportPath: module + "/domain/user", Deps: []string{"gorm.io/gorm"}},
+		{ImportPath: module + "/ports", Deps: []string{module + "/adapters/sqlstore"}},
+		{ImportPath: module + "/application/userapp", Imports: []string{module + "/domain/chat"}},
+		{ImportPath: module + "/application/userapp", Deps: []string{"github.com/gin-gonic/gin"}},
+		{ImportPath: module + "/adapters/httpapi", Deps: []string{module + "/adapters/sqlstore"}},
+		{ImportPath: module + "/adapters/tokens", Deps: []string{module + "/adapters/passwords"}},
+		{ImportPath: module, Imports: []string{module + "/adapters/httpapi"}},
+	}
+	got := importViolations(bad)
+	if len(got) != len(bad) {
+		t.Fatalf("want %d violations, got %d: %q", len(bad), len(got), got)
+	}
+}
+
+func importViolations(pkgs []listedPackage) []string {
+	var out []string
+	for _, p := range pkgs {
+		path := p.ImportPath
+		violation := func(dep, why string) { out = append(out, path+" reaches "+dep+": "+why) }
+		for _, dep := range p.Deps {
+			if isStandard(dep) {
+				continue
+			}
+			own := strings.HasPrefix(dep, module+"/")
+			switch {
+			case inModule(path, "domain"):
+				if own && !inModule(dep, "domain") {
+					violation(dep, "domain imports nothing of the project")
+				}
+				if !own && !strings.HasPrefix(dep, "github.com/google/uuid") {
+					violation(dep, "domain imports no third-party module but google/uuid")
+				}
+			case inModule(path, "ports/portstest"):
+				if inModule(dep, "adapters") || inModule(dep, "bootstrap") || inModule(dep, "application") {
+					violation(dep, "portstest depends on ports and domain only")
+				}
+			case inModule(path, "ports"):
+				if own && !inModule(dep, "domain") {
+					violation(dep, "ports imports domain only")
+				}
+				if hasPrefixAny(dep, thirdPartyForbiddenInCore) {
+					violation(dep, "ports import no framework")
+				}
+			case inModule(path, "application"):
+				if inModule(dep, "adapters") || inModule(dep, "bootstrap") {
+					violation(dep, "application depends on domain and ports only")
+				}
+				if hasPrefixAny(dep, thirdPartyForbiddenInCore) {
+					violation(dep, "application imports no framework")
+				}
+			case inModule(path, "adapters/httpapi"):
+				if (inModule(dep, "adapters") && !inModule(dep, "adapters/httpapi")) || inModule(dep, "bootstrap") {
+					violation(dep, "httpapi imports no other adapter and not bootstrap")
+				}
+				if hasPrefixAny(dep, []string{"gorm.io/", "go.uber.org/fx", "go.uber.org/dig"}) {
+					violation(dep, "httpapi imports neither GORM nor fx")
+				}
+			case inModule(path, "adapters"):
+				self := strings.Join(strings.Split(strings.TrimPrefix(path, module+"/"), "/")[:2], "/")
+				if inModule(dep, "adapters") && !inModule(dep, self) {
+					violation(dep, "an adapter imports no sibling adapter")
+				}
+				if inModule(dep, "application") || inModule(dep, "bootstrap") {
+					violation(dep, "adapters import domain and ports only")
+				}
+				if inModule(dep, "migrations") && !inModule(path, "adapters/sqlstore") {
+					violation(dep, "only sqlstore reads migrations")
+				}
+				if hasPrefixAny(dep, []string{"go.uber.org/fx", "go.uber.org/dig"}) {
+					violation(dep, "adapters import no fx")
+				}
+			case inModule(path, "migrations"):
+				violation(dep, "migrations import nothing")
+			}
+		}
+		// Direct imports: no context reaches into another context's domain or
+		// application package, and main hands everything to bootstrap.
+		for _, imp := range p.Imports {
+			if path == module {
+				if strings.HasPrefix(imp, module+"/") && imp != module+"/bootstrap" {
+					violation(imp, "main imports bootstrap only")
+				}
+			}
+			if inModule(path, "application") && (inModule(imp, "domain") || inModule(imp, "application")) {
+				ctx := strings.TrimSuffix(strings.Split(strings.TrimPrefix(path, module+"/application/"), "/")[0], "app")
+				if inModule(imp, "domain") && !inModule(imp, "domain/"+ctx) {
+					violation(imp, "a use case imports only its own context's domain")
+				}
+				if inModule(imp, "application") && !inModule(imp, "application/"+ctx+"app") {
+					violation(imp, "a use case imports no other context's application")
+				}
+			}
+		}
+	}
+	for _, p := range pkgs {
+		if strings.HasPrefix(p.ImportPath, module+"/") && !inModule(p.ImportPath, "bootstrap") {
+			for _, imp := range p.Imports {
+				if inModule(imp, "bootstrap") {
+					out = append(out, p.ImportPath+" imports bootstrap; only main and end-to-end tests may")
+				}
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,226 @@
+package bootstrap
+
+import (
+	"fmt"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of the service. Load fills it from the environment;
+// tests build it with Defaults and change fields.
+type Config struct {
+	HTTPAddr          string
+	DatabaseURL       string
+	DataDir           string
+	CookieSecure      bool
+	AccessTokenTTL    time.Duration
+	RefreshTokenTTL   time.Duration
+	SessionMaxAge     time.Duration
+	RefreshReuseGrace time.Duration
+	RateLimits        bool
+	Environment       string
+	SigningKeyFiles   []string
+	TokenIssuer       string
+	TokenAudience     string
+	TokenLeeway       time.Duration
+	PasswordPolicy    string
+	DBMaxOpenConns    int
+	DBMaxIdleConns    int
+	DBConnMaxLifetime time.Duration
+	MigrateOnStart    bool
+	LogLevel          string
+	LogFormat         string
+	ShutdownGrace     time.Duration
+	TrustedProxies    []string
+	HashMaxConcurrent int
+	HashQueueWait     time.Duration
+	Argon2MemoryKiB   uint32
+	Argon2Time        uint32
+	Argon2Threads     uint8
+}
+
+// setting is one environment variable: its default, its meaning and how it
+// is read into Config. The table drives Load, --help and the README.
+type setting struct {
+	name, def, help string
+	apply           func(c *Config, v string) error
+}
+
+// settings is every environment variable the service reads.
+var settings = []setting{
+	{"HTTP_ADDR", ":8080", "listen address of the HTTP server", func(c *Config, v string) error { c.HTTPAddr = v; return nonEmpty(v) }},
+	{"DATABASE_URL", "", "postgres://... selects PostgreSQL; empty selects the embedded SQLite file in DATA_DIR", func(c *Config, v string) error {
+		c.DatabaseURL = v
+		if v == "" {
+			return nil
+		}
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			return fmt.Errorf("must be empty or a postgres:// URL")
+		}
+		return nil
+	}},
+	{"DATA_DIR", "./data", "where the SQLite file and a generated development signing key live", func(c *Config, v string) error { c.DataDir = v; return nonEmpty(v) }},
+	{"COOKIE_SECURE", "true", "false drops the Secure cookie attribute, for plain-http local work", boolInto(func(c *Config) *bool { return &c.CookieSecure })},
+	{"ACCESS_TOKEN_TTL", "15m", "access token lifetime (Go duration)", durationInto(func(c *Config) *time.Duration { return &c.AccessTokenTTL }, time.Second, 24*time.Hour)},
+	{"REFRESH_TOKEN_TTL", "168h", "refresh token and session idle lifetime", durationInto(func(c *Config) *time.Duration { return &c.RefreshTokenTTL }, time.Minute, 365*24*time.Hour)},
+	{"SESSION_MAX_AGE", "720h", "absolute session lifetime: no refresh extends a session past it", durationInto(func(c *Config) *time.Duration { return &c.SessionMaxAge }, time.Minute, 5*365*24*time.Hour)},
+	{"REFRESH_REUSE_GRACE", "10s", "grace period for concurrent refreshes; 0 turns it off", durationInto(func(c *Config) *time.Duration { return &c.RefreshReuseGrace }, 0, 5*time.Minute)},
+	{"RATE_LIMITS", "on", "off disables every rate limit (for test benches only)", func(c *Config, v string) error {
+		switch v {
+		case "on":
+			c.RateLimits = true
+		case "off":
+			c.RateLimits = false
+		default:
+			return fmt.Errorf("must be on or off")
+		}
+		return nil
+	}},
+	{"APP_ENV", "development", "development or production; production refuses to start without SIGNING_KEY_FILES", func(c *Config, v string) error {
+		c.Environment = v
+		return oneOf(v, "development", "production", "test")
+	}},
+	{"SIGNING_KEY_FILES", "", "comma-separated PKCS#8 PEM Ed25519 private keys; the last signs, all verify; empty generates one in DATA_DIR (not in production)", func(c *Config, v string) error {
+		c.SigningKeyFiles = splitList(v)
+		return nil
+	}},
+	{"TOKEN_ISSUER", "usersvc", "iss claim of issued tokens, checked on verification", func(c *Config, v string) error { c.TokenIssuer = v; return nonEmpty(v) }},
+	{"TOKEN_AUDIENCE", "usersvc", "aud claim of issued tokens, checked on verification", func(c *Config, v string) error { c.TokenAudience = v; return nonEmpty(v) }},
+	{"TOKEN_LEEWAY", "5s", "clock skew allowed when checking exp, nbf and iat", durationInto(func(c *Config) *time.Duration { return &c.TokenLeeway }, 0, time.Minute)},
+	{"PASSWORD_POLICY", "contract", "contract (8-25 characters, four classes) or nist (NIST SP 800-63B-4: 15-128 characters, NFKC)", func(c *Config, v string) error {
+		c.PasswordPolicy = v
+		return oneOf(v, "contract", "nist")
+	}},
+	{"DB_MAX_OPEN_CONNS", "10", "database connection pool size", intInto(func(c *Config) *int { return &c.DBMaxOpenConns }, 1, 1000)},
+	{"DB_MAX_IDLE_CONNS", "5", "idle connections kept in the pool", intInto(func(c *Config) *int { return &c.DBMaxIdleConns }, 0, 1000)},
+	{"DB_CONN_MAX_LIFETIME", "30m", "longest a pooled connection is reused", durationInto(func(c *Config) *time.Duration { return &c.DBConnMaxLifetime }, time.Second, 24*time.Hour)},
+	{"MIGRATE_ON_START", "true", "apply pending migrations when serve starts", boolInto(func(c *Config) *bool { return &c.MigrateOnStart })},
+	{"LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config, v string) error { c.LogLevel = v; return oneOf(v, "debug", "info", "warn", "error") }},
+	{"LOG_FORMAT", "json", "json, or text for a terminal", func(c *Config, v string) error { c.LogFormat = v; return oneOf(v, "json", "text") }},
+	{"SHUTDOWN_GRACE", "20s", "how long in-flight requests may finish after SIGTERM", durationInto(func(c *Config) *time.Duration { return &c.ShutdownGrace }, 0, 10*time.Minute)},
+	{"TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs whose X-Forwarded-For is believed; empty trusts none", func(c *Config, v string) error {
+		c.TrustedProxies = splitList(v)
+		return nil
+	}},
+	{"HASH_MAX_CONCURRENT", strconv.Itoa(runtime.NumCPU()), "password hashes allowed to run at once (default: number of CPUs)", intInto(func(c *Config) *int { return &c.HashMaxConcurrent }, 1, 1024)},
+	{"HASH_QUEUE_WAIT", "2s", "longest a request waits for a hashing slot before 503", durationInto(func(c *Config) *time.Duration { return &c.HashQueueWait }, time.Millisecond, time.Minute)},
+	{"ARGON2_MEMORY_KIB", "19456", "argon2id memory per hash in KiB (OWASP: 19456)", uintInto(func(c *Config) *uint32 { return &c.Argon2MemoryKiB }, 8192, 262144)},
+	{"ARGON2_TIME", "2", "argon2id passes (OWASP: 2)", uintInto(func(c *Config) *uint32 { return &c.Argon2Time }, 1, 10)},
+	{"ARGON2_PARALLELISM", "1", "argon2id lanes (OWASP: 1)", func(c *Config, v string) error {
+		var n uint32
+		err := uintInto(func(*Config) *uint32 { return &n }, 1, 16)(c, v)
+		c.Argon2Threads = uint8(n)
+		return err
+	}},
+}
+
+// ConfigError names the variable that holds a wrong value and what is allowed.
+type ConfigError struct{ Name, Problem string }
+
+func (e *ConfigError) Error() string { return fmt.Sprintf("config: %s %s", e.Name, e.Problem) }
+
+// Defaults returns the configuration with every setting at its default.
+func Defaults() Config {
+	c, err := Load(func(string) (string, bool) { return "", false })
+	if err != nil {
+		panic(err) // the defaults table itself is wrong: a programming error
+	}
+	return c
+}
+
+// Load reads every setting through lookup (os.LookupEnv in production),
+// using the default where a variable is unset. It fails with a *ConfigError
+// for the first wrong value.
+func Load(lookup func(string) (string, bool)) (Config, error) {
+	var c Config
+	for _, s := range settings {
+		v, ok := lookup(s.name)
+		if !ok {
+			v = s.def
+		}
+		if err := s.apply(&c, strings.TrimSpace(v)); err != nil {
+			return Config{}, &ConfigError{Name: s.name, Problem: fmt.Sprintf("is %q: %v", v, err)}
+		}
+	}
+	if c.Environment == "production" && len(c.SigningKeyFiles) == 0 {
+		return Config{}, &ConfigError{Name: "SIGNING_KEY_FILES", Problem: "must be set when APP_ENV=production"}
+	}
+	return c, nil
+}
+
+func nonEmpty(v string) error {
+	if v == "" {
+		return fmt.Errorf("must not be empty")
+	}
+	return nil
+}
+
+func oneOf(v string, allowed ...string) error {
+	for _, a := range allowed {
+		if v == a {
+			return nil
+		}
+	}
+	return fmt.Errorf("must be one of %s", strings.Join(allowed, ", "))
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func boolInto(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("must be true or false")
+		}
+		*field(c) = b
+		return nil
+	}
+}
+
+func durationInto(field func(*Config) *time.Duration, lo, hi time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if v == "0" {
+			d, err = 0, nil
+		}
+		if err != nil || d < lo || d > hi {
+			return fmt.Errorf("must be a Go duration from %s to %s", lo, hi)
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+func intInto(field func(*Config) *int, lo, hi int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			return fmt.Errorf("must be a whole number from %d to %d", lo, hi)
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+func uintInto(field func(*Config) *uint32, lo, hi uint32) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil || uint32(n) < lo || uint32(n) > hi {
+			return fmt.Errorf("must be a whole number from %d to %d", lo, hi)
+		}
+		*field(c) = uint32(n)
+		return nil
+	}
+}

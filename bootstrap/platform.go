@@ -1,0 +1,205 @@
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"go.uber.org/fx"
+	"gorm.io/gorm"
+
+	"example.com/usersvc/adapters/clock"
+	"example.com/usersvc/adapters/httpapi"
+	"example.com/usersvc/adapters/passwords"
+	"example.com/usersvc/adapters/sqlstore"
+	"example.com/usersvc/adapters/tokens"
+	"example.com/usersvc/domain/user"
+	"example.com/usersvc/ports"
+)
+
+// Platform provides what every bounded context shares: configuration, the
+// logger, clock and id source, the database, token signing, password hashing,
+// the gin engine (with every module's routes) and the HTTP server.
+func Platform(cfg Config, logOut io.Writer) fx.Option {
+	return fx.Module("platform",
+		fx.Supply(cfg),
+		fx.Provide(
+			func() *slog.Logger { return newLogger(cfg, logOut) },
+			as[ports.Clock](func() clock.System { return clock.System{} }),
+			as[ports.IDs](func() clock.UUIDv7 { return clock.UUIDv7{} }),
+			newDatabase,
+			as[ports.Transactor](sqlstore.NewTransactor),
+			newKeyring,
+			as[ports.Tokens](newTokenIssuer),
+			as[ports.PasswordHasher](newHasher),
+			newPasswordPolicy,
+			newReadiness,
+			route(newOpsRoutes),
+			fx.Annotate(newEngine, fx.ParamTags(``, ``, `group:"routes"`)),
+			newServer,
+		),
+	)
+}
+
+func newLogger(cfg Config, out io.Writer) *slog.Logger {
+	if out == nil {
+		out = os.Stderr
+	}
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(out, opts))
+	}
+	return slog.New(slog.NewJSONHandler(out, opts))
+}
+
+// newDatabase opens the store DATABASE_URL names. On start it pings and, if
+// configured, migrates; on stop it closes the pool.
+func newDatabase(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*gorm.DB, error) {
+	db, dialect, err := sqlstore.Open(context.Background(), sqlstore.Options{
+		DatabaseURL:     cfg.DatabaseURL,
+		DataDir:         cfg.DataDir,
+		MaxOpenConns:    cfg.DBMaxOpenConns,
+		MaxIdleConns:    cfg.DBMaxIdleConns,
+		ConnMaxLifetime: cfg.DBConnMaxLifetime,
+		Logger:          log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	lc.Append(fx.Hook{
+		OnStart: func(ctx context.Context) error {
+			if err := sqlDB.PingContext(ctx); err != nil {
+				return fmt.Errorf("database unreachable: %w", err)
+			}
+			if cfg.MigrateOnStart {
+				if err := sqlstore.Migrate(ctx, sqlDB, dialect, "up"); err != nil {
+					return fmt.Errorf("migrate: %w", err)
+				}
+			}
+			log.Info("database ready", "dialect", string(dialect))
+			return nil
+		},
+		OnStop: func(context.Context) error { return sqlDB.Close() },
+	})
+	return db, nil
+}
+
+// newKeyring loads the configured signing keys, or outside production makes
+// (once) and reuses a development key in DATA_DIR.
+func newKeyring(cfg Config, log *slog.Logger) (*tokens.Keyring, error) {
+	paths := cfg.SigningKeyFiles
+	if len(paths) == 0 {
+		if cfg.Environment == "production" {
+			return nil, errors.New("SIGNING_KEY_FILES must be set when APP_ENV=production")
+		}
+		path, created, err := tokens.EnsureDevKey(cfg.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("development signing key: %w", err)
+		}
+		if created {
+			log.Warn("generated a development signing key; set SIGNING_KEY_FILES in production", "path", path)
+		}
+		paths = []string{path}
+	}
+	return tokens.LoadKeys(paths)
+}
+
+func newTokenIssuer(keys *tokens.Keyring, clk ports.Clock, cfg Config) *tokens.Issuer {
+	return tokens.NewIssuer(keys, clk, tokens.Options{
+		Issuer:    cfg.TokenIssuer,
+		Audience:  cfg.TokenAudience,
+		AccessTTL: cfg.AccessTokenTTL,
+		Leeway:    cfg.TokenLeeway,
+	})
+}
+
+func newHasher(cfg Config) *passwords.Hasher {
+	return passwords.NewHasher(passwords.Params{
+		Memory:        cfg.Argon2MemoryKiB,
+		Time:          cfg.Argon2Time,
+		Threads:       cfg.Argon2Threads,
+		MaxConcurrent: cfg.HashMaxConcurrent,
+		QueueWait:     cfg.HashQueueWait,
+	})
+}
+
+func newPasswordPolicy(cfg Config) user.PasswordPolicy {
+	if cfg.PasswordPolicy == "nist" {
+		return user.NISTPolicy(passwords.NormalizeNFKC, passwords.IsCommon)
+	}
+	return user.ContractPolicy(passwords.IsCommon)
+}
+
+func newReadiness(db *gorm.DB) (*httpapi.Readiness, error) {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	return httpapi.NewReadiness(sqlDB.PingContext), nil
+}
+
+func newOpsRoutes(ready *httpapi.Readiness, keys *tokens.Keyring) *httpapi.OpsRoutes {
+	return httpapi.NewOpsRoutes(ready, keys.JWKS())
+}
+
+func newEngine(cfg Config, log *slog.Logger, routes []httpapi.Routes) (http.Handler, error) {
+	return httpapi.NewEngine(httpapi.EngineSettings{TrustedProxies: cfg.TrustedProxies}, log, routes)
+}
+
+// newServer builds the HTTP server. OnStart listens and serves in a
+// goroutine; OnStop marks the instance not ready, then lets in-flight
+// requests finish within SHUTDOWN_GRACE.
+func newServer(lc fx.Lifecycle, cfg Config, handler http.Handler, ready *httpapi.Readiness, log *slog.Logger) *http.Server {
+	srv := &http.Server{
+		Addr:              cfg.HTTPAddr,
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			ln, err := net.Listen("tcp", cfg.HTTPAddr)
+			if err != nil {
+				return fmt.Errorf("listen on HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+			}
+			log.Info("listening", "addr", "http://"+ln.Addr().String())
+			go func() {
+				if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					log.Error("server stopped", "err", err)
+				}
+			}()
+			return nil
+		},
+		OnStop: func(ctx context.Context) error {
+			ready.Drain()
+			ctx, cancel := context.WithTimeout(ctx, cfg.ShutdownGrace)
+			defer cancel()
+			return srv.Shutdown(ctx)
+		},
+	})
+	return srv
+}
+
+// as provides ctor's result as the port P as well.
+func as[P any](ctor any) any { return fx.Annotate(ctor, fx.As(new(P))) }
+
+// route provides ctor's result as one of the engine's httpapi.Routes.
+func route(ctor any) any {
+	return fx.Annotate(ctor, fx.As(new(httpapi.Routes)), fx.ResultTags(`group:"routes"`))
+}

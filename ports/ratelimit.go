@@ -1,0 +1,30 @@
+package ports
+
+import (
+	"context"
+	"time"
+)
+
+// Limit is a budget of Events per Window for one key. A Limit with Events 0
+// is off: it always allows.
+type Limit struct {
+	Events int
+	Window time.Duration
+}
+
+// Off reports whether the limit never refuses.
+func (l Limit) Off() bool { return l.Events <= 0 || l.Window <= 0 }
+
+// RateLimiter counts events per key within a time window. Keys are opaque
+// strings chosen by the caller (for example "login-ip:203.0.113.7"). It is
+// safe for concurrent use; an implementation shared by several instances
+// (Redis) gives them one budget. Failures to reach its store wrap
+// ErrUnavailable.
+type RateLimiter interface {
+	// Allow records one event for key and reports whether it is within l.
+	// When it is not, retryAfter is how long until an event would be allowed.
+	Allow(ctx context.Context, key string, l Limit) (ok bool, retryAfter time.Duration, err error)
+	// Exhausted reports, without recording an event, whether key has used up
+	// l, and if so how long until it may try again.
+	Exhausted(ctx context.Context, key string, l Limit) (exhausted bool, retryAfter time.Duration, err error)
+}
