@@ -64,31 +64,25 @@ func (p PasswordPolicy) Parse(s string) (Password, error) {
 	if p.normalize != nil {
 		s = p.normalize(s)
 	}
-	var problems []string
+	var length string
+	var missing []string
 	n := utf8.RuneCountInString(s)
 	if p.nist {
 		if n < 15 || n > 128 {
-			problems = append(problems, "be 15 to 128 characters long")
+			length = "be 15 to 128 characters long"
 		}
 	} else {
 		if n < 8 || n > 25 {
-			problems = append(problems, "be 8 to 25 characters long")
+			length = "be 8 to 25 characters long"
 		}
-		if strings.IndexFunc(s, unicode.IsUpper) < 0 {
-			problems = append(problems, "contain an upper-case letter")
-		}
-		if strings.IndexFunc(s, unicode.IsLower) < 0 {
-			problems = append(problems, "contain a lower-case letter")
-		}
-		if strings.IndexFunc(s, unicode.IsDigit) < 0 {
-			problems = append(problems, "contain a digit")
-		}
-		if strings.IndexFunc(s, isSymbol) < 0 {
-			problems = append(problems, "contain a symbol")
+		for _, class := range contractClasses {
+			if strings.IndexFunc(s, class.has) < 0 {
+				missing = append(missing, class.name)
+			}
 		}
 	}
-	if len(problems) > 0 {
-		return Password{}, errors.New("must " + strings.Join(problems, ", "))
+	if length != "" || len(missing) > 0 {
+		return Password{}, errors.New(passwordProblem(length, missing))
 	}
 	if p.isCommon != nil && p.isCommon(s) {
 		return Password{}, errors.New("is too common: choose a password that is not on a list of common passwords")
@@ -107,6 +101,34 @@ func (p PasswordPolicy) ForCheck(s string) (Password, error) {
 		s = p.normalize(s)
 	}
 	return Password{s: s}, nil
+}
+
+// contractClasses are the character classes the contract's rule requires.
+var contractClasses = []struct {
+	name string
+	has  func(rune) bool
+}{
+	{"an upper-case letter", unicode.IsUpper},
+	{"a lower-case letter", unicode.IsLower},
+	{"a digit", unicode.IsDigit},
+	{"a symbol", isSymbol},
+}
+
+// passwordProblem says in one sentence what a password lacks, e.g. "must be
+// 8 to 25 characters long and contain a digit and a symbol".
+func passwordProblem(length string, missing []string) string {
+	parts := []string{}
+	if length != "" {
+		parts = append(parts, length)
+	}
+	if len(missing) > 0 {
+		list := missing[0]
+		if len(missing) > 1 {
+			list = strings.Join(missing[:len(missing)-1], ", ") + " and " + missing[len(missing)-1]
+		}
+		parts = append(parts, "contain "+list)
+	}
+	return "must " + strings.Join(parts, " and ")
 }
 
 func isSymbol(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }
