@@ -33,6 +33,7 @@ type Users interface {
 	// fails, nothing is stored and its error is returned.
 	Update(ctx context.Context, id user.ID, change func(*user.User) error) error
 	// Delete removes the user and, through the store's cascade, its sessions.
+	// Update and Delete of an unknown id fail with user.ErrNotFound.
 	Delete(ctx context.Context, id user.ID) error
 }
 
@@ -41,7 +42,8 @@ type Users interface {
 // write, not a read-then-write. Unknown sessions fail with
 // user.ErrSessionInvalid; failures to reach the store wrap ErrUnavailable.
 type Sessions interface {
-	// Start stores a new session.
+	// Start stores a new session; for an unknown user it fails with
+	// user.ErrNotFound.
 	Start(ctx context.Context, s user.Session) error
 	// Rotate makes next the session's current refresh token and from its
 	// previous one, recording now as the rotation time, but only if from is
@@ -59,6 +61,7 @@ type Sessions interface {
 
 // Transactor runs fn so that every store call made with the context it is
 // given commits together or not at all. fn's error rolls back and is returned.
+// Called again inside fn, it nests: an inner failure undoes only the inner work.
 type Transactor interface {
 	Atomically(ctx context.Context, fn func(ctx context.Context) error) error
 }

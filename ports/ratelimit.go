@@ -15,7 +15,9 @@ type Limit struct {
 // Off reports whether the limit never refuses.
 func (l Limit) Off() bool { return l.Events <= 0 || l.Window <= 0 }
 
-// RateLimiter counts events per key within a time window. Keys are opaque
+// RateLimiter counts events per key within a time window. "N per window"
+// allows a burst of N that refills evenly (one event every window/N). When it
+// refuses, retryAfter is greater than 0 and at most the window. Keys are opaque
 // strings chosen by the caller (for example "login-ip:203.0.113.7"). It is
 // safe for concurrent use; an implementation shared by several instances
 // (Redis) gives them one budget. Failures to reach its store wrap

@@ -1,0 +1,156 @@
+package sqlstore
+
+import (
+	"fmt"
+	"time"
+
+	"example.com/usersvc/domain/user"
+)
+
+// userRow is the users table as GORM sees it; it never leaves this package.
+// The schema, including the unique index on username_key, is declared in
+// package migrations, not here.
+type userRow struct {
+	ID           string    `gorm:"column:id;primaryKey"`
+	Username     string    `gorm:"column:username"`
+	UsernameKey  string    `gorm:"column:username_key"`
+	PasswordHash string    `gorm:"column:password_hash"`
+	FullName     *string   `gorm:"column:full_name"`
+	CreatedAt    time.Time `gorm:"column:created_at;autoCreateTime:false"` // the domain's clock owns time
+	UpdatedAt    time.Time `gorm:"column:updated_at;autoUpdateTime:false"`
+}
+
+// TableName tells GORM the table's name.
+func (userRow) TableName() string { return "users" }
+
+// userColumns are the users columns, qualified, for queries that join.
+const userColumns = "users.id, users.username, users.username_key, users.password_hash, users.full_name, users.created_at, users.updated_at"
+
+// toUserRow converts a domain user into its row.
+func toUserRow(u *user.User) userRow {
+	r := userRow{
+		ID:           u.ID().String(),
+		Username:     u.Username().String(),
+		UsernameKey:  u.Username().Key(),
+		PasswordHash: u.PasswordHash().Reveal(),
+		CreatedAt:    dbTime(u.CreatedAt()),
+		UpdatedAt:    dbTime(u.UpdatedAt()),
+	}
+	if !u.FullName().IsZero() {
+		name := u.FullName().String()
+		r.FullName = &name
+	}
+	return r
+}
+
+// toUser rebuilds the domain user from its row, checking every column with
+// the domain's parsers, so a row written by hand or by an import that breaks a
+// rule fails loudly instead of entering the service.
+func (r userRow) toUser() (*user.User, error) {
+	id, err := user.ParseID(r.ID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: stored user has a malformed id: %w", err)
+	}
+	name, err := user.ParseUsername(r.Username)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: stored user %s has an invalid username: %w", id, err)
+	}
+	var full user.FullName
+	if r.FullName != nil {
+		if full, err = user.ParseFullName(*r.FullName); err != nil {
+			return nil, fmt.Errorf("sqlstore: stored user %s has an invalid full name: %w", id, err)
+		}
+	}
+	return user.Restore(id, name, user.NewPasswordHash(r.PasswordHash), full, r.CreatedAt, r.UpdatedAt), nil
+}
+
+// sessionRow is the sessions table as GORM sees it; it never leaves this
+// package. Nullable columns are pointers: nil previous_refresh_id means no
+// rotation yet, nil revoked_at a session not revoked.
+type sessionRow struct {
+	ID                string     `gorm:"column:id;primaryKey"`
+	UserID            string     `gorm:"column:user_id"`
+	CreatedAt         time.Time  `gorm:"column:created_at;autoCreateTime:false"`
+	ExpiresAt         time.Time  `gorm:"column:expires_at"`
+	RefreshID         string     `gorm:"column:refresh_id"`
+	RefreshIssuedAt   time.Time  `gorm:"column:refresh_issued_at"`
+	RefreshExpiresAt  time.Time  `gorm:"column:refresh_expires_at"`
+	PreviousRefreshID *string    `gorm:"column:previous_refresh_id"`
+	RotatedAt         *time.Time `gorm:"column:rotated_at"`
+	RevokedAt         *time.Time `gorm:"column:revoked_at"`
+}
+
+// TableName tells GORM the table's name.
+func (sessionRow) TableName() string { return "sessions" }
+
+// toSessionRow converts a domain session into its row.
+func toSessionRow(s user.Session) sessionRow {
+	r := sessionRow{
+		ID:               s.ID.String(),
+		UserID:           s.UserID.String(),
+		CreatedAt:        dbTime(s.CreatedAt),
+		ExpiresAt:        dbTime(s.ExpiresAt),
+		RefreshID:        s.Current.ID.String(),
+		RefreshIssuedAt:  dbTime(s.Current.IssuedAt),
+		RefreshExpiresAt: dbTime(s.Current.ExpiresAt),
+	}
+	if s.Previous != (user.TokenID{}) {
+		prev := s.Previous.String()
+		r.PreviousRefreshID = &prev
+	}
+	r.RotatedAt = dbTimePtr(s.RotatedAt)
+	r.RevokedAt = dbTimePtr(s.RevokedAt)
+	return r
+}
+
+// toSession rebuilds the domain session from its row.
+func (r sessionRow) toSession() (user.Session, error) {
+	sid, err := user.ParseSessionID(r.ID)
+	if err != nil {
+		return user.Session{}, fmt.Errorf("sqlstore: stored session has a malformed id: %w", err)
+	}
+	uid, err := user.ParseID(r.UserID)
+	if err != nil {
+		return user.Session{}, fmt.Errorf("sqlstore: stored session %s has a malformed user id: %w", sid, err)
+	}
+	current, err := user.ParseTokenID(r.RefreshID)
+	if err != nil {
+		return user.Session{}, fmt.Errorf("sqlstore: stored session %s has a malformed refresh id: %w", sid, err)
+	}
+	s := user.Session{
+		ID:        sid,
+		UserID:    uid,
+		CreatedAt: r.CreatedAt.UTC(),
+		ExpiresAt: r.ExpiresAt.UTC(),
+		Current: user.RefreshToken{
+			ID:        current,
+			IssuedAt:  r.RefreshIssuedAt.UTC(),
+			ExpiresAt: r.RefreshExpiresAt.UTC(),
+		},
+	}
+	if r.PreviousRefreshID != nil {
+		if s.Previous, err = user.ParseTokenID(*r.PreviousRefreshID); err != nil {
+			return user.Session{}, fmt.Errorf("sqlstore: stored session %s has a malformed previous refresh id: %w", sid, err)
+		}
+	}
+	if r.RotatedAt != nil {
+		s.RotatedAt = r.RotatedAt.UTC()
+	}
+	if r.RevokedAt != nil {
+		s.RevokedAt = r.RevokedAt.UTC()
+	}
+	return s, nil
+}
+
+// dbTime is how every time is written: UTC, at the microsecond precision
+// PostgreSQL keeps, so both dialects store (and compare) the same instant.
+func dbTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// dbTimePtr is dbTime for a nullable column: the zero time is NULL.
+func dbTimePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	v := dbTime(t)
+	return &v
+}

@@ -1,0 +1,64 @@
+package sqlstore
+
+import (
+	"context"
+
+	"gorm.io/gorm"
+
+	"example.com/usersvc/ports"
+)
+
+// Transactor runs several store calls in one database transaction. It is safe
+// for concurrent use; each call of Atomically has its own transaction.
+type Transactor struct{ db *gorm.DB }
+
+var _ ports.Transactor = (*Transactor)(nil)
+
+// NewTransactor returns a Transactor on db, the handle Open returned. Users
+// and Sessions built on the same db join its transactions.
+func NewTransactor(db *gorm.DB) *Transactor { return &Transactor{db: db} }
+
+// Atomically runs fn in a transaction: every Users and Sessions call that fn
+// makes with the context it is given uses that transaction, and they commit
+// together when fn returns nil. When fn returns an error (or panics) the
+// transaction rolls back and that same error is returned unchanged (or the
+// panic goes on). Called with a context that already carries a transaction,
+// Atomically nests with a savepoint, so fn's failure undoes only fn's work.
+//
+// On SQLite the transaction is BEGIN IMMEDIATE: it holds the database's one
+// write lock until it ends, so concurrent transactions run one after another.
+// On PostgreSQL it is READ COMMITTED; Users.Update locks the row it changes.
+// fn must not use its context from several goroutines at once, and must not
+// run slow work (password hashing) while the transaction is open. Failing to
+// begin or commit returns an error wrapping ports.ErrUnavailable when the
+// database cannot be reached.
+func (t *Transactor) Atomically(ctx context.Context, fn func(ctx context.Context) error) error {
+	return inTx(ctx, t.db, fn)
+}
+
+// txKey is the context key under which a transaction's *gorm.DB travels.
+type txKey struct{}
+
+// conn returns the transaction that ctx carries, or else base, bound to ctx.
+// Every store method reaches the database through conn.
+func conn(ctx context.Context, base *gorm.DB) *gorm.DB {
+	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return tx.WithContext(ctx)
+	}
+	return base.WithContext(ctx)
+}
+
+// inTx runs fn in a transaction on conn(ctx, base): a new one, or a savepoint
+// inside the one ctx carries. fn's own error is returned untouched; a failure
+// to begin, commit or roll back is translated.
+func inTx(ctx context.Context, base *gorm.DB, fn func(ctx context.Context) error) error {
+	var fnErr error
+	err := conn(ctx, base).Transaction(func(tx *gorm.DB) error {
+		fnErr = fn(context.WithValue(ctx, txKey{}, tx))
+		return fnErr
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	return translate(err)
+}

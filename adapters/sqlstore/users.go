@@ -1,0 +1,116 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"example.com/usersvc/domain/user"
+	"example.com/usersvc/ports"
+)
+
+// Users keeps accounts in the users table. It is safe for concurrent use.
+type Users struct{ db *gorm.DB }
+
+var _ ports.Users = (*Users)(nil)
+
+// NewUsers returns the users store on db, the handle Open returned. Its calls
+// join the transaction of a context that Transactor.Atomically gave out.
+func NewUsers(db *gorm.DB) *Users { return &Users{db: db} }
+
+// Add inserts u. It fails with user.ErrUsernameTaken when the unique index on
+// username_key already holds u's Username.Key (the database decides, so two
+// concurrent Adds of one name cannot both succeed), and with an error wrapping
+// ports.ErrUnavailable when the database cannot be reached.
+func (s *Users) Add(ctx context.Context, u *user.User) error {
+	row := toUserRow(u)
+	return translate(conn(ctx, s.db).Create(&row).Error)
+}
+
+// ByUsername returns the user whose username_key is name.Key(), or
+// user.ErrNotFound.
+func (s *Users) ByUsername(ctx context.Context, name user.Username) (*user.User, error) {
+	var row userRow
+	if err := conn(ctx, s.db).Where("username_key = ?", name.Key()).Take(&row).Error; err != nil {
+		return nil, translate(err)
+	}
+	return row.toUser()
+}
+
+// BySession returns user id in one query that joins its session sid and
+// checks, at now, that the session belongs to the user, is not revoked, and
+// has passed neither its absolute end nor its refresh token's expiry. Any
+// failed check, or a missing user or session, is user.ErrSessionInvalid. Only
+// the users columns are read.
+func (s *Users) BySession(ctx context.Context, id user.ID, sid user.SessionID, now time.Time) (*user.User, error) {
+	var row userRow
+	now = dbTime(now)
+	err := conn(ctx, s.db).
+		Select(userColumns).
+		Joins("JOIN sessions ON sessions.user_id = users.id").
+		Where("sessions.id = ? AND users.id = ? AND sessions.revoked_at IS NULL AND sessions.expires_at > ? AND sessions.refresh_expires_at > ?",
+			sid.String(), id.String(), now, now).
+		Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, user.ErrSessionInvalid
+	}
+	if err != nil {
+		return nil, translate(err)
+	}
+	return row.toUser()
+}
+
+// Update loads user id, applies change and writes the result, in one
+// transaction (a savepoint when ctx already carries one). On PostgreSQL the
+// row is read with SELECT ... FOR UPDATE, so concurrent Updates of one user
+// run one after another, each seeing the last one's result; on SQLite the
+// IMMEDIATE transaction serialises all writers. It fails with user.ErrNotFound
+// for an unknown id, with change's own error (nothing stored) when change
+// fails, and with user.ErrUsernameTaken when the new username's key belongs
+// to another account. change must not call the store.
+func (s *Users) Update(ctx context.Context, id user.ID, change func(*user.User) error) error {
+	return inTx(ctx, s.db, func(ctx context.Context) error {
+		db := conn(ctx, s.db)
+		var row userRow
+		err := db.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
+			Where("id = ?", id.String()).Take(&row).Error
+		if err != nil {
+			return translate(err)
+		}
+		u, err := row.toUser()
+		if err != nil {
+			return err
+		}
+		if err := change(u); err != nil {
+			return err
+		}
+		next := toUserRow(u)
+		res := db.Model(&userRow{ID: row.ID}).
+			Select("username", "username_key", "password_hash", "full_name", "updated_at").
+			Updates(&next)
+		if res.Error != nil {
+			return translate(res.Error)
+		}
+		if res.RowsAffected != 1 {
+			return user.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// Delete removes user id; the foreign key's ON DELETE CASCADE removes its
+// sessions in the same statement. It fails with user.ErrNotFound when no such
+// user exists.
+func (s *Users) Delete(ctx context.Context, id user.ID) error {
+	res := conn(ctx, s.db).Where("id = ?", id.String()).Delete(&userRow{})
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return user.ErrNotFound
+	}
+	return nil
+}
