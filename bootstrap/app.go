@@ -18,7 +18,7 @@ func App(cfg Config, logOut io.Writer) fx.Option {
 		// Chat(),
 		fx.Invoke(func(*http.Server) {}),
 		fx.StartTimeout(30*time.Second),
-		fx.StopTimeout(cfg.ShutdownGrace+5*time.Second),
+		fx.StopTimeout(cfg.ShutdownDrainDelay+cfg.ShutdownGrace+5*time.Second),
 		fx.WithLogger(func() fxevent.Logger { return fxevent.NopLogger }),
 	)
 }

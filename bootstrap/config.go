@@ -7,39 +7,55 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"example.com/usersvc/ports"
 )
 
 // Config is every setting of the service. Load fills it from the environment;
 // tests build it with Defaults and change fields.
 type Config struct {
-	HTTPAddr          string
-	DatabaseURL       string
-	DataDir           string
-	CookieSecure      bool
-	AccessTokenTTL    time.Duration
-	RefreshTokenTTL   time.Duration
-	SessionMaxAge     time.Duration
-	RefreshReuseGrace time.Duration
-	RateLimits        bool
-	Environment       string
-	SigningKeyFiles   []string
-	TokenIssuer       string
-	TokenAudience     string
-	TokenLeeway       time.Duration
-	PasswordPolicy    string
-	DBMaxOpenConns    int
-	DBMaxIdleConns    int
-	DBConnMaxLifetime time.Duration
-	MigrateOnStart    bool
-	LogLevel          string
-	LogFormat         string
-	ShutdownGrace     time.Duration
-	TrustedProxies    []string
-	HashMaxConcurrent int
-	HashQueueWait     time.Duration
-	Argon2MemoryKiB   uint32
-	Argon2Time        uint32
-	Argon2Threads     uint8
+	HTTPAddr           string
+	DatabaseURL        string
+	DataDir            string
+	CookieSecure       bool
+	AccessTokenTTL     time.Duration
+	RefreshTokenTTL    time.Duration
+	SessionMaxAge      time.Duration
+	RefreshReuseGrace  time.Duration
+	RateLimits         bool
+	Environment        string
+	SigningKeyFiles    []string
+	TokenIssuer        string
+	TokenAudience      string
+	TokenLeeway        time.Duration
+	PasswordPolicy     string
+	DBMaxOpenConns     int
+	DBMaxIdleConns     int
+	DBConnMaxLifetime  time.Duration
+	MigrateOnStart     bool
+	LogLevel           string
+	LogFormat          string
+	ShutdownGrace      time.Duration
+	TrustedProxies     []string
+	HashMaxConcurrent  int
+	HashQueueWait      time.Duration
+	Argon2MemoryKiB    uint32
+	Argon2Time         uint32
+	Argon2Threads      uint8
+	CORSOrigins        []string
+	RateLimitStore     string
+	RedisURL           string
+	LimitSignUpPerIP   ports.Limit
+	LimitLogInPerIP    ports.Limit
+	LimitRefreshPerIP  ports.Limit
+	LimitFailedLogIns  ports.Limit
+	ReadHeaderTimeout  time.Duration
+	ReadTimeout        time.Duration
+	WriteTimeout       time.Duration
+	IdleTimeout        time.Duration
+	MaxHeaderBytes     int
+	MetricsAddr        string
+	ShutdownDrainDelay time.Duration
 }
 
 // setting is one environment variable: its default, its meaning and how it
@@ -102,6 +118,7 @@ var settings = []setting{
 	{"LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config, v string) error { c.LogLevel = v; return oneOf(v, "debug", "info", "warn", "error") }},
 	{"LOG_FORMAT", "json", "json, or text for a terminal", func(c *Config, v string) error { c.LogFormat = v; return oneOf(v, "json", "text") }},
 	{"SHUTDOWN_GRACE", "20s", "how long in-flight requests may finish after SIGTERM", durationInto(func(c *Config) *time.Duration { return &c.ShutdownGrace }, 0, 10*time.Minute)},
+	{"SHUTDOWN_DRAIN_DELAY", "0s", "after SIGTERM, how long /readyz answers 503 while requests are still served, before the listener closes", durationInto(func(c *Config) *time.Duration { return &c.ShutdownDrainDelay }, 0, 5*time.Minute)},
 	{"TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs whose X-Forwarded-For is believed; empty trusts none", func(c *Config, v string) error {
 		c.TrustedProxies = splitList(v)
 		return nil
@@ -116,6 +133,37 @@ var settings = []setting{
 		c.Argon2Threads = uint8(n)
 		return err
 	}},
+	{"CORS_ORIGINS", "", "comma-separated browser origins (https://app.example.com) allowed to call with credentials; never a wildcard", func(c *Config, v string) error {
+		c.CORSOrigins = splitList(v)
+		for _, o := range c.CORSOrigins {
+			u, err := url.Parse(o)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || o == "*" {
+				return fmt.Errorf("must list origins like https://app.example.com")
+			}
+		}
+		return nil
+	}},
+	{"RATE_LIMIT_STORE", "memory", "memory (one instance) or redis (shared by every instance; needs REDIS_URL)", func(c *Config, v string) error {
+		c.RateLimitStore = v
+		return oneOf(v, "memory", "redis")
+	}},
+	{"REDIS_URL", "redis://127.0.0.1:6379/0", "Redis for RATE_LIMIT_STORE=redis", func(c *Config, v string) error {
+		c.RedisURL = v
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			return fmt.Errorf("must be a redis:// or rediss:// URL")
+		}
+		return nil
+	}},
+	{"RATE_LIMIT_SIGNUP_PER_IP", "20/1h", "signups per client IP: N/duration; 0 turns it off", limitInto(func(c *Config) *ports.Limit { return &c.LimitSignUpPerIP })},
+	{"RATE_LIMIT_LOGIN_PER_IP", "30/1m", "login attempts per client IP", limitInto(func(c *Config) *ports.Limit { return &c.LimitLogInPerIP })},
+	{"RATE_LIMIT_REFRESH_PER_IP", "60/1m", "refreshes per client IP", limitInto(func(c *Config) *ports.Limit { return &c.LimitRefreshPerIP })},
+	{"RATE_LIMIT_FAILED_LOGINS", "10/15m", "failed logins per username, then 429 until the window passes", limitInto(func(c *Config) *ports.Limit { return &c.LimitFailedLogIns })},
+	{"HTTP_READ_HEADER_TIMEOUT", "5s", "time to read request headers (slowloris cut-off)", durationInto(func(c *Config) *time.Duration { return &c.ReadHeaderTimeout }, 100*time.Millisecond, time.Minute)},
+	{"HTTP_READ_TIMEOUT", "15s", "time to read a whole request", durationInto(func(c *Config) *time.Duration { return &c.ReadTimeout }, 100*time.Millisecond, 10*time.Minute)},
+	{"HTTP_WRITE_TIMEOUT", "30s", "time to write a response", durationInto(func(c *Config) *time.Duration { return &c.WriteTimeout }, 100*time.Millisecond, 10*time.Minute)},
+	{"HTTP_IDLE_TIMEOUT", "120s", "keep-alive idle time", durationInto(func(c *Config) *time.Duration { return &c.IdleTimeout }, time.Second, time.Hour)},
+	{"METRICS_ADDR", "", "serve /metrics on this separate address instead of HTTP_ADDR (e.g. 127.0.0.1:9090)", func(c *Config, v string) error { c.MetricsAddr = v; return nil }},
+	{"HTTP_MAX_HEADER_BYTES", "16384", "largest request header block", intInto(func(c *Config) *int { return &c.MaxHeaderBytes }, 4096, 1<<20)},
 }
 
 // ConfigError names the variable that holds a wrong value and what is allowed.
@@ -150,6 +198,24 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		return Config{}, &ConfigError{Name: "SIGNING_KEY_FILES", Problem: "must be set when APP_ENV=production"}
 	}
 	return c, nil
+}
+
+// limitInto reads "N/duration" (e.g. "10/15m"); "0" or "off" turns the limit off.
+func limitInto(field func(*Config) *ports.Limit) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if v == "0" || v == "off" {
+			*field(c) = ports.Limit{}
+			return nil
+		}
+		n, d, ok := strings.Cut(v, "/")
+		events, err1 := strconv.Atoi(n)
+		window, err2 := time.ParseDuration(d)
+		if !ok || err1 != nil || err2 != nil || events < 0 || window < time.Second {
+			return fmt.Errorf("must be N/duration such as 10/15m, or 0 to turn it off")
+		}
+		*field(c) = ports.Limit{Events: events, Window: window}
+		return nil
+	}
 }
 
 func nonEmpty(v string) error {

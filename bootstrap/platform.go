@@ -11,12 +11,15 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/fx"
 	"gorm.io/gorm"
 
 	"example.com/usersvc/adapters/clock"
 	"example.com/usersvc/adapters/httpapi"
 	"example.com/usersvc/adapters/passwords"
+	"example.com/usersvc/adapters/ratelimit"
 	"example.com/usersvc/adapters/sqlstore"
 	"example.com/usersvc/adapters/tokens"
 	"example.com/usersvc/domain/user"
@@ -40,10 +43,14 @@ func Platform(cfg Config, logOut io.Writer) fx.Option {
 			as[ports.PasswordHasher](newHasher),
 			newPasswordPolicy,
 			newReadiness,
+			newRateLimiter,
+			newMetrics,
+			newGuard,
 			route(newOpsRoutes),
-			fx.Annotate(newEngine, fx.ParamTags(``, ``, `group:"routes"`)),
+			fx.Annotate(newEngine, fx.ParamTags(``, ``, ``, ``, `group:"routes"`)),
 			newServer,
 		),
+		fx.Invoke(serveMetrics),
 	)
 }
 
@@ -125,14 +132,19 @@ func newTokenIssuer(keys *tokens.Keyring, clk ports.Clock, cfg Config) *tokens.I
 	})
 }
 
-func newHasher(cfg Config) *passwords.Hasher {
-	return passwords.NewHasher(passwords.Params{
+func newHasher(cfg Config, metrics *httpapi.Metrics) (*passwords.Hasher, error) {
+	p := passwords.Params{
 		Memory:        cfg.Argon2MemoryKiB,
 		Time:          cfg.Argon2Time,
 		Threads:       cfg.Argon2Threads,
 		MaxConcurrent: cfg.HashMaxConcurrent,
 		QueueWait:     cfg.HashQueueWait,
-	})
+		Observer:      metrics,
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return passwords.NewHasher(p), nil
 }
 
 func newPasswordPolicy(cfg Config) user.PasswordPolicy {
@@ -154,8 +166,80 @@ func newOpsRoutes(ready *httpapi.Readiness, keys *tokens.Keyring) *httpapi.OpsRo
 	return httpapi.NewOpsRoutes(ready, keys.JWKS())
 }
 
-func newEngine(cfg Config, log *slog.Logger, routes []httpapi.Routes) (http.Handler, error) {
-	return httpapi.NewEngine(httpapi.EngineSettings{TrustedProxies: cfg.TrustedProxies}, log, routes)
+func newEngine(cfg Config, log *slog.Logger, guard *httpapi.Guard, metrics *httpapi.Metrics, routes []httpapi.Routes) (http.Handler, error) {
+	if cfg.MetricsAddr == "" {
+		routes = append(routes, httpapi.NewMetricsRoutes(metrics))
+	}
+	return httpapi.NewEngine(httpapi.EngineSettings{TrustedProxies: cfg.TrustedProxies}, log, guard, metrics, routes)
+}
+
+// newMetrics builds the service's registry: HTTP, hashing and abuse metrics,
+// the database pool, and Go runtime and process metrics.
+func newMetrics(db *gorm.DB) (*httpapi.Metrics, error) {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewDBStatsCollector(sqlDB, "usersvc"),
+	)
+	return httpapi.NewMetrics(registry), nil
+}
+
+// serveMetrics serves /metrics on METRICS_ADDR when it is set, so metrics
+// can be kept off the public listener.
+func serveMetrics(lc fx.Lifecycle, cfg Config, metrics *httpapi.Metrics, log *slog.Logger) {
+	if cfg.MetricsAddr == "" {
+		return
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler())
+	srv := &http.Server{Addr: cfg.MetricsAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			ln, err := net.Listen("tcp", cfg.MetricsAddr)
+			if err != nil {
+				return fmt.Errorf("listen on METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
+			}
+			log.Info("metrics listening", "addr", "http://"+ln.Addr().String()+"/metrics")
+			go func() { _ = srv.Serve(ln) }()
+			return nil
+		},
+		OnStop: srv.Shutdown,
+	})
+}
+
+// newRateLimiter builds the limiter RATE_LIMIT_STORE names, or none when
+// RATE_LIMITS=off.
+func newRateLimiter(lc fx.Lifecycle, cfg Config, clk ports.Clock) (ports.RateLimiter, error) {
+	if !cfg.RateLimits {
+		return nil, nil
+	}
+	if cfg.RateLimitStore == "redis" {
+		r, err := ratelimit.NewRedisFromURL(cfg.RedisURL, "usersvc:rl:")
+		if err != nil {
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		lc.Append(fx.StopHook(r.Close))
+		return r, nil
+	}
+	return ratelimit.NewMemory(clk.Now), nil
+}
+
+func newGuard(cfg Config, limiter ports.RateLimiter, metrics *httpapi.Metrics) *httpapi.Guard {
+	limits := httpapi.Limits{
+		SignUpPerIP:         cfg.LimitSignUpPerIP,
+		LogInPerIP:          cfg.LimitLogInPerIP,
+		RefreshPerIP:        cfg.LimitRefreshPerIP,
+		FailedLogInsPerUser: cfg.LimitFailedLogIns,
+	}
+	if !cfg.RateLimits {
+		limits = httpapi.Limits{}
+	}
+	return httpapi.NewGuard(limiter, limits, cfg.CORSOrigins, metrics)
 }
 
 // newServer builds the HTTP server. OnStart listens and serves in a
@@ -165,11 +249,11 @@ func newServer(lc fx.Lifecycle, cfg Config, handler http.Handler, ready *httpapi
 	srv := &http.Server{
 		Addr:              cfg.HTTPAddr,
 		Handler:           handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    16 << 10,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	lc.Append(fx.Hook{
@@ -188,6 +272,11 @@ func newServer(lc fx.Lifecycle, cfg Config, handler http.Handler, ready *httpapi
 		},
 		OnStop: func(ctx context.Context) error {
 			ready.Drain()
+			log.Info("shutting down", "drain_delay", cfg.ShutdownDrainDelay.String(), "grace", cfg.ShutdownGrace.String())
+			select { // keep serving while load balancers see /readyz fail
+			case <-time.After(cfg.ShutdownDrainDelay):
+			case <-ctx.Done():
+			}
 			ctx, cancel := context.WithTimeout(ctx, cfg.ShutdownGrace)
 			defer cancel()
 			return srv.Shutdown(ctx)

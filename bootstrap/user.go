@@ -63,7 +63,7 @@ type userUseCases struct {
 	DeleteAccount  *userapp.DeleteAccount
 }
 
-func newUserRoutes(uc userUseCases, policy user.PasswordPolicy, cfg Config) *httpapi.UserRoutes {
+func newUserRoutes(uc userUseCases, policy user.PasswordPolicy, cfg Config, guard *httpapi.Guard) *httpapi.UserRoutes {
 	return httpapi.NewUserRoutes(httpapi.UserUseCases{
 		SignUp:         uc.SignUp,
 		LogIn:          uc.LogIn,
@@ -74,5 +74,5 @@ func newUserRoutes(uc userUseCases, policy user.PasswordPolicy, cfg Config) *htt
 		ReplaceProfile: uc.ReplaceProfile,
 		PatchProfile:   uc.PatchProfile,
 		DeleteAccount:  uc.DeleteAccount,
-	}, policy, httpapi.CookieSettings{Secure: cfg.CookieSecure})
+	}, policy, httpapi.CookieSettings{Secure: cfg.CookieSecure}, guard)
 }

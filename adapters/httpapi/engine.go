@@ -22,7 +22,7 @@ type EngineSettings struct {
 
 // NewEngine builds the gin engine with the middleware every route shares and
 // the given routes. Unknown paths and methods get problem documents.
-func NewEngine(s EngineSettings, log *slog.Logger, routes []Routes) (*gin.Engine, error) {
+func NewEngine(s EngineSettings, log *slog.Logger, guard *Guard, metrics *Metrics, routes []Routes) (*gin.Engine, error) {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.RedirectTrailingSlash = false
@@ -32,9 +32,11 @@ func NewEngine(s EngineSettings, log *slog.Logger, routes []Routes) (*gin.Engine
 	if err := e.SetTrustedProxies(s.TrustedProxies); err != nil {
 		return nil, err
 	}
-	e.Use(requestIDMiddleware, accessLog(log), recovery(log), securityHeaders)
+	e.Use(requestIDMiddleware, metrics.middleware, accessLog(log), recovery(log), securityHeaders, guard.cors)
 	e.NoRoute(func(c *gin.Context) { writeProblemStatus(c, http.StatusNotFound, "no such route") })
-	e.NoMethod(func(c *gin.Context) { writeProblemStatus(c, http.StatusMethodNotAllowed, "method not allowed on this route") })
+	e.NoMethod(func(c *gin.Context) {
+		writeProblemStatus(c, http.StatusMethodNotAllowed, "method not allowed on this route")
+	})
 	for _, r := range routes {
 		r.Register(e)
 	}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -60,6 +61,7 @@ var statusFor = []struct {
 	{errForbiddenOrigin, http.StatusForbidden, "request origin is not allowed"},
 	{ports.ErrBusy, http.StatusServiceUnavailable, "the service is busy; retry later"},
 	{ports.ErrUnavailable, http.StatusServiceUnavailable, "a dependency is unavailable; retry later"},
+	{context.DeadlineExceeded, http.StatusServiceUnavailable, "the request took too long; retry later"},
 }
 
 // retryAfterSeconds is what a 503 asks clients to wait.

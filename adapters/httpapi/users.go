@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -40,22 +41,25 @@ type UserRoutes struct {
 	uc      UserUseCases
 	policy  user.PasswordPolicy
 	cookie  CookieSettings
+	guard   *Guard
 	decoder *decoder
 }
 
-// NewUserRoutes builds the user context's routes. policy checks new passwords.
-func NewUserRoutes(uc UserUseCases, policy user.PasswordPolicy, cookie CookieSettings) *UserRoutes {
-	return &UserRoutes{uc: uc, policy: policy, cookie: cookie, decoder: newDecoder()}
+// NewUserRoutes builds the user context's routes. policy checks new
+// passwords; guard applies the rate limits and the cross-site check.
+func NewUserRoutes(uc UserUseCases, policy user.PasswordPolicy, cookie CookieSettings, guard *Guard) *UserRoutes {
+	return &UserRoutes{uc: uc, policy: policy, cookie: cookie, guard: guard, decoder: newDecoder()}
 }
 
 // Register adds the routes to r. BASE and BASE/ are the same route for PUT,
 // PATCH and DELETE; neither redirects.
 func (ur *UserRoutes) Register(r gin.IRouter) {
 	g := r.Group(BasePath)
-	g.POST("/signup", handle(ur.signUp))
-	g.POST("/login", handle(ur.logIn))
-	g.POST("/refresh", handle(ur.refresh))
-	g.POST("/logout", handle(ur.logOut))
+	limits := ur.guard.limits
+	g.POST("/signup", ur.guard.perIP("signup", limits.SignUpPerIP), handle(ur.signUp))
+	g.POST("/login", ur.guard.perIP("login", limits.LogInPerIP), handle(ur.logIn))
+	g.POST("/refresh", ur.guard.sameSite, ur.guard.perIP("refresh", limits.RefreshPerIP), handle(ur.refresh))
+	g.POST("/logout", ur.guard.sameSite, handle(ur.logOut))
 
 	authed := g.Group("", ur.requireBearer)
 	authed.GET("/me", handle(ur.me))
@@ -146,8 +150,12 @@ func (ur *UserRoutes) signUp(c *gin.Context) error {
 	}
 	tokens, err := ur.uc.SignUp.Do(c.Request.Context(), in)
 	if err != nil {
+		if errors.Is(err, user.ErrUsernameTaken) {
+			auditEvent(c, "signup", "username_taken")
+		}
 		return err
 	}
+	auditTokens(c, "signup", tokens)
 	ur.writeTokens(c, http.StatusCreated, tokens)
 	return nil
 }
@@ -171,10 +179,22 @@ func (ur *UserRoutes) logIn(c *gin.Context) error {
 	if err := errs.err(); err != nil {
 		return err
 	}
+	failedKey := "login-user:" + in.Username.Key()
+	failures := ur.guard.limits.FailedLogInsPerUser
+	if err := ur.guard.exhausted(c.Request.Context(), c, "login-user", failedKey, failures); err != nil {
+		return err
+	}
 	tokens, err := ur.uc.LogIn.Do(c.Request.Context(), in)
+	if errors.Is(err, user.ErrInvalidCredentials) {
+		auditEvent(c, "login", "failure")
+		if err := ur.guard.allow(c, "login-user", failedKey, failures); err != nil {
+			return err
+		}
+	}
 	if err != nil {
 		return err
 	}
+	auditTokens(c, "login", tokens)
 	ur.writeTokens(c, http.StatusOK, tokens)
 	return nil
 }
@@ -186,11 +206,16 @@ func (ur *UserRoutes) refresh(c *gin.Context) error {
 	}
 	tokens, err := ur.uc.Refresh.Do(c.Request.Context(), token)
 	if err != nil {
+		if errors.Is(err, user.ErrRefreshReused) {
+			auditEvent(c, "refresh_reuse_detected", "session_revoked")
+			ur.guard.metrics.RefreshReused()
+		}
 		if isSessionError(err) {
 			ur.clearCookie(c)
 		}
 		return err
 	}
+	auditTokens(c, "refresh", tokens)
 	ur.writeTokens(c, http.StatusOK, tokens)
 	return nil
 }
@@ -200,12 +225,14 @@ func (ur *UserRoutes) logOut(c *gin.Context) error {
 	if err != nil || token == "" {
 		return user.ErrSessionInvalid
 	}
-	if _, err := ur.uc.LogOut.Do(c.Request.Context(), token); err != nil {
+	sid, err := ur.uc.LogOut.Do(c.Request.Context(), token)
+	if err != nil {
 		if isSessionError(err) {
 			ur.clearCookie(c)
 		}
 		return err
 	}
+	auditEvent(c, "logout", "success", "session_id", sid.String())
 	ur.clearCookie(c)
 	c.Status(http.StatusNoContent)
 	return nil
@@ -247,11 +274,13 @@ func (ur *UserRoutes) replace(c *gin.Context) error {
 	if err := errs.err(); err != nil {
 		return err
 	}
-	u, err := ur.uc.ReplaceProfile.Do(c.Request.Context(), caller(c), in)
+	changed, err := ur.uc.ReplaceProfile.Do(c.Request.Context(), caller(c), in)
 	if err != nil {
+		auditProfileFailure(c, err)
 		return err
 	}
-	c.JSON(http.StatusOK, toUserResponse(u))
+	auditProfile(c, changed)
+	c.JSON(http.StatusOK, toUserResponse(changed.User))
 	return nil
 }
 
@@ -292,11 +321,13 @@ func (ur *UserRoutes) patch(c *gin.Context) error {
 	if err := errs.err(); err != nil {
 		return err
 	}
-	u, err := ur.uc.PatchProfile.Do(c.Request.Context(), caller(c), in)
+	changed, err := ur.uc.PatchProfile.Do(c.Request.Context(), caller(c), in)
 	if err != nil {
+		auditProfileFailure(c, err)
 		return err
 	}
-	c.JSON(http.StatusOK, toUserResponse(u))
+	auditProfile(c, changed)
+	c.JSON(http.StatusOK, toUserResponse(changed.User))
 	return nil
 }
 
@@ -304,9 +335,22 @@ func (ur *UserRoutes) deleteAccount(c *gin.Context) error {
 	if err := ur.uc.DeleteAccount.Do(c.Request.Context(), caller(c)); err != nil {
 		return err
 	}
+	auditEvent(c, "account_deleted", "success")
 	ur.clearCookie(c)
 	c.Status(http.StatusNoContent)
 	return nil
+}
+
+func auditProfile(c *gin.Context, changed userapp.ProfileChange) {
+	if changed.PasswordChanged {
+		auditEvent(c, "password_changed", "success", "other_sessions", "revoked")
+	}
+}
+
+func auditProfileFailure(c *gin.Context, err error) {
+	if errors.Is(err, user.ErrWrongPassword) {
+		auditEvent(c, "profile_change", "wrong_current_password")
+	}
 }
 
 // writeTokens answers with the Token body and sets the refresh cookie.

@@ -65,7 +65,6 @@ func (si *SessionIssuer) start(ctx context.Context, uid user.ID) (Tokens, error)
 		ExpiresAt: now.Add(si.settings.SessionMaxAge),
 		Current:   si.nextRefresh(now),
 	}
-	s.Current.ExpiresAt = minTime(s.Current.ExpiresAt, s.ExpiresAt)
 	if err := si.sessions.Start(ctx, s); err != nil {
 		return Tokens{}, fmt.Errorf("start session: %w", err)
 	}
@@ -96,7 +95,7 @@ func (si *SessionIssuer) tokensFor(s user.Session, now time.Time) (Tokens, error
 		Access:          access,
 		AccessExpiresIn: si.settings.AccessTTL,
 		Refresh:         refresh,
-		RefreshMaxAge:   s.Current.ExpiresAt.Sub(now),
+		RefreshMaxAge:   minTime(s.Current.ExpiresAt, s.ExpiresAt).Sub(now),
 		UserID:          s.UserID,
 		SessionID:       s.ID,
 	}, nil

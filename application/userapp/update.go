@@ -41,7 +41,7 @@ func NewReplaceProfile(users ports.Users, sessions ports.Sessions, tx ports.Tran
 // user.ErrSessionInvalid when the caller's session is no longer live.
 // A new password revokes every other session of the user in the same
 // transaction; the caller's session stays signed in.
-func (uc *ReplaceProfile) Do(ctx context.Context, c Caller, in ReplaceInput) (*user.User, error) {
+func (uc *ReplaceProfile) Do(ctx context.Context, c Caller, in ReplaceInput) (ProfileChange, error) {
 	return uc.change.apply(ctx, c, PatchInput{
 		Username:        &in.Username,
 		FullName:        &in.FullName,
@@ -61,8 +61,17 @@ func NewPatchProfile(users ports.Users, sessions ports.Sessions, tx ports.Transa
 // Do applies the fields present and returns the user as stored; an empty
 // PatchInput changes nothing. Errors are those of ReplaceProfile.Do, plus
 // user.ErrPasswordRequired when Password is set without CurrentPassword.
-func (uc *PatchProfile) Do(ctx context.Context, c Caller, in PatchInput) (*user.User, error) {
+func (uc *PatchProfile) Do(ctx context.Context, c Caller, in PatchInput) (ProfileChange, error) {
 	return uc.change.apply(ctx, c, in)
+}
+
+// ProfileChange is the outcome of PUT or PATCH.
+type ProfileChange struct {
+	// User is the account as stored afterwards.
+	User *user.User
+	// PasswordChanged is true when a new password was stored and the user's
+	// other sessions were revoked.
+	PasswordChanged bool
 }
 
 // profileChanger is the one implementation behind PUT and PATCH.
@@ -74,21 +83,21 @@ type profileChanger struct {
 	clock    ports.Clock
 }
 
-func (pc *profileChanger) apply(ctx context.Context, c Caller, in PatchInput) (*user.User, error) {
+func (pc *profileChanger) apply(ctx context.Context, c Caller, in PatchInput) (ProfileChange, error) {
 	if in.Password != nil && in.CurrentPassword == nil {
-		return nil, user.ErrPasswordRequired
+		return ProfileChange{}, user.ErrPasswordRequired
 	}
 	current, err := pc.users.BySession(ctx, c.UserID, c.SessionID, pc.clock.Now())
 	if err != nil {
-		return nil, err
+		return ProfileChange{}, err
 	}
 	if in.CurrentPassword != nil {
 		ok, _, err := pc.hasher.Matches(ctx, current.PasswordHash(), *in.CurrentPassword)
 		if err != nil {
-			return nil, fmt.Errorf("check current password: %w", err)
+			return ProfileChange{}, fmt.Errorf("check current password: %w", err)
 		}
 		if !ok {
-			return nil, user.ErrWrongPassword
+			return ProfileChange{}, user.ErrWrongPassword
 		}
 	}
 	// Hash before the transaction: slow hashing never holds a connection.
@@ -96,11 +105,11 @@ func (pc *profileChanger) apply(ctx context.Context, c Caller, in PatchInput) (*
 	var newHash user.PasswordHash
 	if passwordChanged {
 		if newHash, err = pc.hasher.Hash(ctx, *in.Password); err != nil {
-			return nil, fmt.Errorf("hash password: %w", err)
+			return ProfileChange{}, fmt.Errorf("hash password: %w", err)
 		}
 	}
 	if in.Username == nil && in.FullName == nil && !passwordChanged {
-		return current, nil
+		return ProfileChange{User: current}, nil
 	}
 	var updated *user.User
 	err = pc.tx.Atomically(ctx, func(ctx context.Context) error {
@@ -128,7 +137,7 @@ func (pc *profileChanger) apply(ctx context.Context, c Caller, in PatchInput) (*
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return ProfileChange{}, err
 	}
-	return updated, nil
+	return ProfileChange{User: updated, PasswordChanged: passwordChanged}, nil
 }

@@ -1,0 +1,406 @@
+package userapp_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"example.com/usersvc/adapters/clock"
+	"example.com/usersvc/adapters/memory"
+	"example.com/usersvc/adapters/passwords"
+	"example.com/usersvc/adapters/tokens"
+	"example.com/usersvc/application/userapp"
+	"example.com/usersvc/domain/user"
+)
+
+// manualClock is a clock the test moves by hand.
+type manualClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *manualClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *manualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+var settings = userapp.Settings{
+	AccessTTL:     15 * time.Minute,
+	RefreshTTL:    time.Hour,
+	SessionMaxAge: 150 * time.Minute,
+	ReuseGrace:    10 * time.Second,
+}
+
+// world is every use case built on memory stores, a real hasher with small
+// parameters, real Ed25519 tokens and a manual clock.
+type world struct {
+	clock   *manualClock
+	store   *memory.Store
+	tokens  *tokens.Issuer
+	signUp  *userapp.SignUp
+	logIn   *userapp.LogIn
+	refresh *userapp.Refresh
+	logOut  *userapp.LogOut
+	auth    *userapp.Authenticate
+	profile *userapp.Profile
+	replace *userapp.ReplaceProfile
+	patch   *userapp.PatchProfile
+	delete  *userapp.DeleteAccount
+	policy  user.PasswordPolicy
+	ctx     context.Context
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := tokens.NewKeyring(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{clock: &manualClock{now: time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)}, store: memory.NewStore(), ctx: context.Background()}
+	w.policy = user.ContractPolicy(nil)
+	w.tokens = tokens.NewIssuer(ring, w.clock, tokens.Options{Issuer: "test", Audience: "test", AccessTTL: settings.AccessTTL})
+	hasher := passwords.NewHasher(passwords.Params{Memory: 8192, Time: 1, Threads: 1, MaxConcurrent: 4, QueueWait: 5 * time.Second})
+	users, sessions, tx, ids := w.store.Users(), w.store.Sessions(), w.store.Transactor(), clock.UUIDv7{}
+	issue := userapp.NewSessionIssuer(sessions, w.tokens, w.clock, ids, settings)
+	w.signUp = userapp.NewSignUp(users, tx, hasher, w.clock, ids, issue)
+	if w.logIn, err = userapp.NewLogIn(w.ctx, users, tx, hasher, w.clock, issue); err != nil {
+		t.Fatal(err)
+	}
+	w.refresh = userapp.NewRefresh(sessions, w.tokens, w.clock, issue, settings)
+	w.logOut = userapp.NewLogOut(sessions, w.tokens, w.clock)
+	w.auth = userapp.NewAuthenticate(w.tokens)
+	w.profile = userapp.NewProfile(users, w.clock)
+	w.replace = userapp.NewReplaceProfile(users, sessions, tx, hasher, w.clock)
+	w.patch = userapp.NewPatchProfile(users, sessions, tx, hasher, w.clock)
+	w.delete = userapp.NewDeleteAccount(users, w.clock)
+	return w
+}
+
+func mustName(t *testing.T, s string) user.Username {
+	t.Helper()
+	n, err := user.ParseUsername(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func (w *world) password(t *testing.T, s string) user.Password {
+	t.Helper()
+	p, err := w.policy.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (w *world) checked(s string) user.Password {
+	p, _ := w.policy.ForCheck(s)
+	return p
+}
+
+func (w *world) mustSignUp(t *testing.T, name, pw string) userapp.Tokens {
+	t.Helper()
+	tok, err := w.signUp.Do(w.ctx, userapp.SignUpInput{Username: mustName(t, name), Password: w.password(t, pw)})
+	if err != nil {
+		t.Fatalf("sign up %s: %v", name, err)
+	}
+	return tok
+}
+
+func (w *world) caller(t *testing.T, tok userapp.Tokens) userapp.Caller {
+	t.Helper()
+	c, err := w.auth.Do(tok.Access)
+	if err != nil {
+		t.Fatalf("authenticate: %v", err)
+	}
+	return c
+}
+
+func TestSignUpStartsASessionAndKeepsUsernamesUnique(t *testing.T) {
+	w := newWorld(t)
+	tok := w.mustSignUp(t, "Alice", "Sup3r$ecret")
+	if tok.Access == "" || tok.Refresh == "" || tok.AccessExpiresIn != settings.AccessTTL || tok.RefreshMaxAge != settings.RefreshTTL {
+		t.Fatalf("tokens: %+v", tok)
+	}
+	u, err := w.profile.Do(w.ctx, w.caller(t, tok))
+	if err != nil || u.Username().String() != "Alice" {
+		t.Fatalf("profile: %v %v", u, err)
+	}
+	if strings.Contains(u.PasswordHash().Reveal(), "Sup3r$ecret") || !strings.HasPrefix(u.PasswordHash().Reveal(), "$argon2id$") {
+		t.Fatal("password not hashed with argon2id")
+	}
+	_, err = w.signUp.Do(w.ctx, userapp.SignUpInput{Username: mustName(t, "ALICE"), Password: w.password(t, "Sup3r$ecret")})
+	if !errors.Is(err, user.ErrUsernameTaken) {
+		t.Fatalf("duplicate signup: %v", err)
+	}
+}
+
+func TestLogInAnswersTheSameForUnknownUserAndWrongPassword(t *testing.T) {
+	w := newWorld(t)
+	w.mustSignUp(t, "Alice", "Sup3r$ecret")
+	if _, err := w.logIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "alice"), Password: w.checked("Sup3r$ecret")}); err != nil {
+		t.Fatalf("case-insensitive login: %v", err)
+	}
+	_, wrong := w.logIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "Alice"), Password: w.checked("Wr0ng$pass")})
+	_, unknown := w.logIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "Bob"), Password: w.checked("Sup3r$ecret")})
+	if wrong != user.ErrInvalidCredentials || unknown != user.ErrInvalidCredentials {
+		t.Fatalf("want the same sentinel for both: %v / %v", wrong, unknown)
+	}
+}
+
+func TestLogInRehashesALegacyBcryptHash(t *testing.T) {
+	w := newWorld(t)
+	legacy, err := bcrypt.GenerateFromPassword([]byte("Legacy$Pass1"), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := user.New(user.ID{7}, mustName(t, "Old"), user.NewPasswordHash(string(legacy)), user.FullName{}, w.clock.Now())
+	if err := w.store.Users().Add(w.ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.logIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "old"), Password: w.checked("Legacy$Pass1")}); err != nil {
+		t.Fatalf("login with bcrypt hash: %v", err)
+	}
+	stored, _ := w.store.Users().ByUsername(w.ctx, mustName(t, "Old"))
+	if !strings.HasPrefix(stored.PasswordHash().Reveal(), "$argon2id$") {
+		t.Fatal("bcrypt hash was not replaced by argon2id on login")
+	}
+	if _, err := w.logIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "old"), Password: w.checked("Legacy$Pass1")}); err != nil {
+		t.Fatalf("login after rehash: %v", err)
+	}
+}
+
+func TestRefreshRotatesAndDetectsReuse(t *testing.T) {
+	w := newWorld(t)
+	first := w.mustSignUp(t, "Alice", "Sup3r$ecret")
+
+	second, err := w.refresh.Do(w.ctx, first.Refresh)
+	if err != nil || second.Refresh == first.Refresh {
+		t.Fatalf("rotation: %v, same token %v", err, second.Refresh == first.Refresh)
+	}
+	w.clock.Advance(settings.ReuseGrace)
+	again, err := w.refresh.Do(w.ctx, first.Refresh)
+	if err != nil || again.Refresh != second.Refresh {
+		t.Fatalf("replay within grace must return the current token: %v", err)
+	}
+	w.clock.Advance(time.Second)
+	if _, err := w.refresh.Do(w.ctx, first.Refresh); !errors.Is(err, user.ErrRefreshReused) || !errors.Is(err, user.ErrSessionInvalid) {
+		t.Fatalf("replay after grace: %v, want ErrRefreshReused", err)
+	}
+	if _, err := w.refresh.Do(w.ctx, second.Refresh); !errors.Is(err, user.ErrSessionInvalid) {
+		t.Fatalf("the stolen session's newest token must die too: %v", err)
+	}
+	if _, err := w.profile.Do(w.ctx, w.caller(t, second)); !errors.Is(err, user.ErrSessionInvalid) {
+		t.Fatalf("the stolen session's access token must die at once: %v", err)
+	}
+}
+
+func TestRefreshWithATokenOlderThanTheRetiredOneIsTheft(t *testing.T) {
+	w := newWorld(t)
+	t1 := w.mustSignUp(t, "Alice", "Sup3r$ecret")
+	t2, _ := w.refresh.Do(w.ctx, t1.Refresh)
+	t3, err := w.refresh.Do(w.ctx, t2.Refresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.refresh.Do(w.ctx, t1.Refresh); !errors.Is(err, user.ErrRefreshReused) {
+		t.Fatalf("older token: %v", err)
+	}
+	if _, err := w.refresh.Do(w.ctx, t3.Refresh); !errors.Is(err, user.ErrSessionInvalid) {
+		t.Fatalf("session must be revoked: %v", err)
+	}
+}
+
+func TestSessionsEndAtTheirAbsoluteAndIdleLifetimes(t *testing.T) {
+	w := newWorld(t)
+	tok := w.mustSignUp(t, "Alice", "Sup3r$ecret")
+	for i := 0; i < 2; i++ { // refreshing keeps it alive past one idle lifetime
+		w.clock.Advance(settings.RefreshTTL - time.Minute)
+		var err error
+		if tok, err = w.refresh.Do(w.ctx, tok.Refresh); err != nil {
+			t.Fatalf("refresh %d: %v", i, err)
+		}
+	}
+	w.clock.Advance(settings.RefreshTTL - time.Minute) // now past SessionMaxAge
+	if _, err := w.refresh.Do(w.ctx, tok.Refresh); !errors.Is(err, user.ErrSessionInvalid) {
+		t.Fatalf("refresh past the absolute lifetime: %v", err)
+	}
+
+	idle := w.mustSignUp(t, "Bob", "Sup3r$ecret")
+	w.clock.Advance(settings.RefreshTTL + time.Second)
+	if _, err := w.refresh.Do(w.ctx, idle.Refresh); !errors.Is(err, user.ErrSessionInvalid) {
+		t.Fatalf("refresh after the idle lifetime: %v", err)
+	}
+}
+
+func TestLogOutRevokesOnlyThatSession(t *testing.T) {
+	w := newWorld(t)
+	a := w.mustSignUp(t, "Alice", "Sup3r$ecret")
+	b, err := w.logIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "Alice"), Password: w.checked("Sup3r$ecret")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.logOut.Do(w.ctx, a.Refresh); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.profile.Do(w.ctx, w.caller(t, a)); !errors.Is(err, user.ErrSessionInvalid) {
+		t.Fatalf("logged-out access token: %v", err)
+	}
+	if _, err := w.logOut.Do(w.ctx, a.Refresh); !errors.Is(err, user.ErrSessionInvalid) {
+		t.Fatalf("second logout: %v", err)
+	}
+	if _, err := w.profile.Do(w.ctx, w.caller(t, b)); err != nil {
+		t.Fatalf("other session must stay: %v", err)
+	}
+}
+
+func TestAccessAndRefreshTokensAreNotInterchangeable(t *testing.T) {
+	w := newWorld(t)
+	tok := w.mustSignUp(t, "Alice", "Sup3r$ecret")
+	if _, err := w.auth.Do(tok.Refresh); !errors.Is(err, user.ErrSessionInvalid) {
+		t.Fatalf("refresh token as access: %v", err)
+	}
+	if _, err := w.refresh.Do(w.ctx, tok.Access); !errors.Is(err, user.ErrSessionInvalid) {
+		t.Fatalf("access token as refresh: %v", err)
+	}
+}
+
+func TestReplaceProfile(t *testing.T) {
+	w := newWorld(t)
+	mine := w.mustSignUp(t, "Alice", "Sup3r$ecret")
+	other, _ := w.logIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "Alice"), Password: w.checked("Sup3r$ecret")})
+	w.mustSignUp(t, "Bob", "Sup3r$ecret")
+	me := w.caller(t, mine)
+	full, _ := user.ParseFullName("Alice Smith")
+
+	_, err := w.replace.Do(w.ctx, me, userapp.ReplaceInput{Username: mustName(t, "Alice"), Password: w.password(t, "N3w$ecret"), CurrentPassword: w.checked("Wr0ng$pass")})
+	if !errors.Is(err, user.ErrWrongPassword) {
+		t.Fatalf("wrong current password: %v", err)
+	}
+	_, err = w.replace.Do(w.ctx, me, userapp.ReplaceInput{Username: mustName(t, "BOB"), Password: w.password(t, "Sup3r$ecret"), CurrentPassword: w.checked("Sup3r$ecret")})
+	if !errors.Is(err, user.ErrUsernameTaken) {
+		t.Fatalf("rename to a taken name: %v", err)
+	}
+	// Same password: nothing to revoke.
+	changed, err := w.replace.Do(w.ctx, me, userapp.ReplaceInput{Username: mustName(t, "alice"), FullName: full, Password: w.password(t, "Sup3r$ecret"), CurrentPassword: w.checked("Sup3r$ecret")})
+	u := changed.User
+	if err != nil || u.Username().String() != "alice" || u.FullName() != full || changed.PasswordChanged {
+		t.Fatalf("replace: %v %v", u, err)
+	}
+	if _, err := w.profile.Do(w.ctx, w.caller(t, other)); err != nil {
+		t.Fatalf("unchanged password must not revoke other sessions: %v", err)
+	}
+	// New password: other sessions end, this one stays; an absent full name clears it.
+	changed, err = w.replace.Do(w.ctx, me, userapp.ReplaceInput{Username: mustName(t, "alice"), Password: w.password(t, "N3w$ecretX"), CurrentPassword: w.checked("Sup3r$ecret")})
+	if err != nil || !changed.User.FullName().IsZero() || !changed.PasswordChanged {
+		t.Fatalf("replace with new password: %v %v", u, err)
+	}
+	if _, err := w.profile.Do(w.ctx, w.caller(t, other)); !errors.Is(err, user.ErrSessionInvalid) {
+		t.Fatalf("other session after password change: %v", err)
+	}
+	if _, err := w.refresh.Do(w.ctx, other.Refresh); !errors.Is(err, user.ErrSessionInvalid) {
+		t.Fatalf("other session's refresh after password change: %v", err)
+	}
+	if _, err := w.profile.Do(w.ctx, me); err != nil {
+		t.Fatalf("the changing session stays signed in: %v", err)
+	}
+	if _, err := w.logIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "Alice"), Password: w.checked("N3w$ecretX")}); err != nil {
+		t.Fatalf("login with the new password: %v", err)
+	}
+}
+
+func TestPatchProfile(t *testing.T) {
+	w := newWorld(t)
+	me := w.caller(t, w.mustSignUp(t, "Alice", "Sup3r$ecret"))
+	before, _ := w.profile.Do(w.ctx, me)
+	w.clock.Advance(time.Second)
+
+	changed, err := w.patch.Do(w.ctx, me, userapp.PatchInput{})
+	u := changed.User
+	if err != nil || !u.UpdatedAt().Equal(before.UpdatedAt()) {
+		t.Fatalf("empty patch changes nothing: %v %v", u, err)
+	}
+	full, _ := user.ParseFullName("Anne-Marie")
+	if changed, err = w.patch.Do(w.ctx, me, userapp.PatchInput{FullName: &full}); err != nil || changed.User.FullName() != full || changed.User.Username().String() != "Alice" {
+		t.Fatalf("set full name: %v %v", changed.User, err)
+	}
+	if !changed.User.UpdatedAt().After(before.UpdatedAt()) {
+		t.Fatal("updated_at did not move")
+	}
+	var none user.FullName
+	if changed, err = w.patch.Do(w.ctx, me, userapp.PatchInput{FullName: &none}); err != nil || !changed.User.FullName().IsZero() {
+		t.Fatalf("clear full name: %v %v", changed.User, err)
+	}
+	pw := w.password(t, "N3w$ecret")
+	if _, err := w.patch.Do(w.ctx, me, userapp.PatchInput{Password: &pw}); !errors.Is(err, user.ErrPasswordRequired) {
+		t.Fatalf("password without current: %v", err)
+	}
+	wrong := w.checked("nope")
+	if _, err := w.patch.Do(w.ctx, me, userapp.PatchInput{Password: &pw, CurrentPassword: &wrong}); !errors.Is(err, user.ErrWrongPassword) {
+		t.Fatalf("wrong current: %v", err)
+	}
+	after, _ := w.profile.Do(w.ctx, me)
+	if ok := strings.HasPrefix(after.PasswordHash().Reveal(), "$argon2id$"); !ok {
+		t.Fatal("hash lost")
+	}
+}
+
+func TestDeleteAccountRemovesUserAndSessions(t *testing.T) {
+	w := newWorld(t)
+	tok := w.mustSignUp(t, "Alice", "Sup3r$ecret")
+	me := w.caller(t, tok)
+	if err := w.delete.Do(w.ctx, me); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.profile.Do(w.ctx, me); !errors.Is(err, user.ErrSessionInvalid) {
+		t.Fatalf("profile after delete: %v", err)
+	}
+	if _, err := w.refresh.Do(w.ctx, tok.Refresh); !errors.Is(err, user.ErrSessionInvalid) {
+		t.Fatalf("refresh after delete: %v", err)
+	}
+	if _, err := w.logIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "Alice"), Password: w.checked("Sup3r$ecret")}); !errors.Is(err, user.ErrInvalidCredentials) {
+		t.Fatalf("login after delete: %v", err)
+	}
+	if err := w.delete.Do(w.ctx, me); !errors.Is(err, user.ErrSessionInvalid) {
+		t.Fatalf("second delete: %v", err)
+	}
+}
+
+func TestConcurrentRefreshesAllGetTheSameNewToken(t *testing.T) {
+	w := newWorld(t)
+	tok := w.mustSignUp(t, "Alice", "Sup3r$ecret")
+	var wg sync.WaitGroup
+	results := make([]string, 10)
+	errs := make([]error, 10)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := w.refresh.Do(w.ctx, tok.Refresh)
+			results[i], errs[i] = got.Refresh, err
+		}()
+	}
+	wg.Wait()
+	for i := range results {
+		if errs[i] != nil || results[i] != results[0] {
+			t.Fatalf("refresh %d: %v (same token: %v)", i, errs[i], results[i] == results[0])
+		}
+	}
+	if _, err := w.refresh.Do(w.ctx, results[0]); err != nil {
+		t.Fatalf("the one live token refreshes: %v", err)
+	}
+}
