@@ -47,6 +47,7 @@ func Platform(cfg Config, logOut io.Writer) fx.Option {
 			newMetrics,
 			newGuard,
 			route(newOpsRoutes),
+			route(httpapi.NewDocsRoutes),
 			fx.Annotate(newEngine, fx.ParamTags(``, ``, ``, ``, `group:"routes"`)),
 			newServer,
 		),

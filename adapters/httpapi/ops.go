@@ -50,15 +50,13 @@ func (o *OpsRoutes) Register(r gin.IRouter) {
 func (o *OpsRoutes) readyz(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
 	if o.ready.draining.Load() {
-		c.Header("Retry-After", retryAfterSeconds)
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "shutting down"})
+		writeProblemStatus(c, http.StatusServiceUnavailable, "shutting down")
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
 	if err := o.ready.ping(ctx); err != nil {
-		c.Header("Retry-After", retryAfterSeconds)
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "database unavailable"})
+		writeProblemStatus(c, http.StatusServiceUnavailable, "database unavailable")
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})

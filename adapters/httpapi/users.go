@@ -64,8 +64,8 @@ func (ur *UserRoutes) Register(r gin.IRouter) {
 	authed := g.Group("", ur.requireBearer)
 	authed.GET("/me", handle(ur.me))
 	for _, path := range []string{"", "/"} {
-		authed.PUT(path, handle(ur.replace))
-		authed.PATCH(path, handle(ur.patch))
+		authed.PUT(path, handle(ur.sessionFirst(ur.replace)))
+		authed.PATCH(path, handle(ur.sessionFirst(ur.patch)))
 		authed.DELETE(path, handle(ur.deleteAccount))
 	}
 }
@@ -350,6 +350,22 @@ func auditProfile(c *gin.Context, changed userapp.ProfileChange) {
 func auditProfileFailure(c *gin.Context, err error) {
 	if errors.Is(err, user.ErrWrongPassword) {
 		auditEvent(c, "profile_change", "wrong_current_password")
+	}
+}
+
+// sessionFirst makes a revoked or expired session answer 401 even when the
+// body is bad too: revocation holds on every route. The extra query runs only
+// for requests that already fail.
+func (ur *UserRoutes) sessionFirst(h func(*gin.Context) error) func(*gin.Context) error {
+	return func(c *gin.Context) error {
+		err := h(c)
+		var bad *badRequest
+		if errors.As(err, &bad) {
+			if _, serr := ur.uc.Profile.Do(c.Request.Context(), caller(c)); isSessionError(serr) {
+				return serr
+			}
+		}
+		return err
 	}
 }
 

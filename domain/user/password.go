@@ -61,6 +61,9 @@ func (p PasswordPolicy) Parse(s string) (Password, error) {
 	if !utf8.ValidString(s) {
 		return Password{}, errors.New("must be valid UTF-8 text")
 	}
+	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		return Password{}, errors.New("must not contain control characters")
+	}
 	if p.normalize != nil {
 		s = p.normalize(s)
 	}
