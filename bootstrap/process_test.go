@@ -52,27 +52,10 @@ func buildBinary(t *testing.T) string {
 type process struct {
 	cmd    *exec.Cmd
 	base   string
-	stderr *processLog
+	stderr *syncBuffer
 	// done is closed when the process has exited; err is then its exit error.
 	done chan struct{}
 	err  error
-}
-
-type processLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *processLog) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *processLog) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startProcess runs the binary with env on a free port and waits until it
@@ -87,7 +70,7 @@ func startProcess(t *testing.T, env ...string) *process {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd, stderr: &processLog{}, done: make(chan struct{})}
+	p := &process{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

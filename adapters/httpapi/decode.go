@@ -142,6 +142,19 @@ func (f *fieldErrors) add(field string, err error) {
 	}
 }
 
+// parse runs a domain parser on a field that is present and not null,
+// recording its error under the field's JSON name; otherwise it returns T's
+// zero value (a missing required field is reported by the decoder).
+func parse[T any](errs *fieldErrors, name string, f optional[string], parser func(string) (T, error)) T {
+	var v T
+	if f.present() {
+		var err error
+		v, err = parser(f.Value)
+		errs.add(name, err)
+	}
+	return v
+}
+
 // err returns a 422 *badRequest listing every field, or nil.
 func (f fieldErrors) err() error {
 	if len(f) == 0 {

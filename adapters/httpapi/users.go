@@ -131,19 +131,11 @@ func (ur *UserRoutes) signUp(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	in := userapp.SignUpInput{}
 	errs := fieldErrors(fields)
-	if req.Username.present() {
-		in.Username, err = user.ParseUsername(req.Username.Value)
-		errs.add("username", err)
-	}
-	if req.Password.present() {
-		in.Password, err = ur.policy.Parse(req.Password.Value)
-		errs.add("password", err)
-	}
-	if req.FullName.present() {
-		in.FullName, err = user.ParseFullName(req.FullName.Value)
-		errs.add("full_name", err)
+	in := userapp.SignUpInput{
+		Username: parse(&errs, "username", req.Username, user.ParseUsername),
+		Password: parse(&errs, "password", req.Password, ur.policy.Parse),
+		FullName: parse(&errs, "full_name", req.FullName, user.ParseFullName),
 	}
 	if err := errs.err(); err != nil {
 		return err
@@ -166,15 +158,10 @@ func (ur *UserRoutes) logIn(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	in := userapp.LogInInput{}
 	errs := fieldErrors(fields)
-	if req.Username.present() {
-		in.Username, err = user.ParseUsername(req.Username.Value)
-		errs.add("username", err)
-	}
-	if req.Password.present() {
-		in.Password, err = ur.policy.ForCheck(req.Password.Value)
-		errs.add("password", err)
+	in := userapp.LogInInput{
+		Username: parse(&errs, "username", req.Username, user.ParseUsername),
+		Password: parse(&errs, "password", req.Password, ur.policy.ForCheck),
 	}
 	if err := errs.err(); err != nil {
 		return err
@@ -253,23 +240,12 @@ func (ur *UserRoutes) replace(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	var in userapp.ReplaceInput
 	errs := fieldErrors(fields)
-	if req.Username.present() {
-		in.Username, err = user.ParseUsername(req.Username.Value)
-		errs.add("username", err)
-	}
-	if req.Password.present() {
-		in.Password, err = ur.policy.Parse(req.Password.Value)
-		errs.add("password", err)
-	}
-	if req.CurrentPassword.present() {
-		in.CurrentPassword, err = ur.policy.ForCheck(req.CurrentPassword.Value)
-		errs.add("current_password", err)
-	}
-	if req.FullName.present() {
-		in.FullName, err = user.ParseFullName(req.FullName.Value)
-		errs.add("full_name", err)
+	in := userapp.ReplaceInput{
+		Username:        parse(&errs, "username", req.Username, user.ParseUsername),
+		Password:        parse(&errs, "password", req.Password, ur.policy.Parse),
+		CurrentPassword: parse(&errs, "current_password", req.CurrentPassword, ur.policy.ForCheck),
+		FullName:        parse(&errs, "full_name", req.FullName, user.ParseFullName),
 	}
 	if err := errs.err(); err != nil {
 		return err
