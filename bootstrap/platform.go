@@ -62,10 +62,11 @@ func newLogger(cfg Config, out io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewJSONHandler(out, opts)
 	if cfg.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(out, opts))
+		h = slog.NewTextHandler(out, opts)
 	}
-	return slog.New(slog.NewJSONHandler(out, opts))
+	return slog.New(httpapi.WithRequestID(h))
 }
 
 // newDatabase opens the store DATABASE_URL names. On start it pings and, if

@@ -16,7 +16,6 @@ func auditEvent(c *gin.Context, event, outcome string, attrs ...any) {
 		slog.String("event", event),
 		slog.String("outcome", outcome),
 		slog.String("client_ip", c.ClientIP()),
-		slog.String("request_id", requestID(c)),
 	}
 	if who, ok := c.Get(callerKey); ok {
 		caller := who.(userapp.Caller)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"log/slog"
@@ -79,8 +80,39 @@ func requestIDMiddleware(c *gin.Context) {
 		id = rand.Text()
 	}
 	c.Set(requestIDKey, id)
+	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDContextKey{}, id))
 	c.Header("X-Request-ID", id)
 	c.Next()
+}
+
+type requestIDContextKey struct{}
+
+// RequestID returns the request id that the engine put in ctx, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDContextKey{}).(string)
+	return id
+}
+
+// WithRequestID wraps a slog handler so that every record logged with a
+// request's context carries its request_id, whichever layer logs it (the
+// access log, audit events, the database adapter).
+func WithRequestID(h slog.Handler) slog.Handler { return requestIDHandler{h} }
+
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := RequestID(ctx); id != "" {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
 }
 
 func requestID(c *gin.Context) string { return c.GetString(requestIDKey) }
@@ -107,7 +139,6 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.Int("bytes", max(c.Writer.Size(), 0)),
 			slog.String("client_ip", c.ClientIP()),
-			slog.String("request_id", requestID(c)),
 		)
 	}
 }
@@ -120,7 +151,7 @@ func recovery(log *slog.Logger) gin.HandlerFunc {
 				if r == http.ErrAbortHandler {
 					panic(r)
 				}
-				log.ErrorContext(c.Request.Context(), "panic", "request_id", requestID(c), "stack", string(debug.Stack()))
+				log.ErrorContext(c.Request.Context(), "panic", "stack", string(debug.Stack()))
 				writeProblemStatus(c, http.StatusInternalServerError, "internal error")
 			}
 		}()

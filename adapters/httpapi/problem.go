@@ -106,7 +106,7 @@ func writeProblem(c *gin.Context, err error) {
 	}
 	if p.Status >= 500 {
 		// The chain goes to the log only; adapters keep secrets out of errors.
-		logger(c).ErrorContext(c.Request.Context(), "request failed", "status", p.Status, "err", err.Error(), "request_id", requestID(c))
+		logger(c).ErrorContext(c.Request.Context(), "request failed", "status", p.Status, "err", err.Error())
 	}
 	c.Set(errorKey, err)
 	p.Title = http.StatusText(p.Status)

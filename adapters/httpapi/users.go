@@ -174,6 +174,9 @@ func (ur *UserRoutes) logIn(c *gin.Context) error {
 	tokens, err := ur.uc.LogIn.Do(c.Request.Context(), in)
 	if errors.Is(err, user.ErrInvalidCredentials) {
 		auditEvent(c, "login", "failure")
+		if err != user.ErrInvalidCredentials {
+			logger(c).WarnContext(c.Request.Context(), "stored password hash cannot be verified", "err", err.Error())
+		}
 		if err := ur.guard.allow(c, "login-user", failedKey, failures); err != nil {
 			return err
 		}
@@ -194,7 +197,7 @@ func (ur *UserRoutes) refresh(c *gin.Context) error {
 	tokens, err := ur.uc.Refresh.Do(c.Request.Context(), token)
 	if err != nil {
 		if errors.Is(err, user.ErrRefreshReused) {
-			auditEvent(c, "refresh_reuse_detected", "session_revoked")
+			auditEvent(c, "refresh_reuse_detected", "session_revoked", "user_id", tokens.UserID.String(), "session_id", tokens.SessionID.String())
 			ur.guard.metrics.RefreshReused()
 		}
 		if isSessionError(err) {
@@ -212,14 +215,14 @@ func (ur *UserRoutes) logOut(c *gin.Context) error {
 	if err != nil || token == "" {
 		return user.ErrSessionInvalid
 	}
-	sid, err := ur.uc.LogOut.Do(c.Request.Context(), token)
+	who, err := ur.uc.LogOut.Do(c.Request.Context(), token)
 	if err != nil {
 		if isSessionError(err) {
 			ur.clearCookie(c)
 		}
 		return err
 	}
-	auditEvent(c, "logout", "success", "session_id", sid.String())
+	auditEvent(c, "logout", "success", "user_id", who.UserID.String(), "session_id", who.SessionID.String())
 	ur.clearCookie(c)
 	c.Status(http.StatusNoContent)
 	return nil

@@ -44,7 +44,8 @@ func NewLogIn(ctx context.Context, users ports.Users, tx ports.Transactor, hashe
 
 // Do returns tokens of a new session when the password matches. An unknown
 // username and a wrong password both fail with user.ErrInvalidCredentials
-// after the same hashing work. A stored hash of an older scheme or weaker
+// after the same hashing work; so does a stored hash that cannot be verified,
+// wrapped with its cause. A stored hash of an older scheme or weaker
 // parameters is replaced by a current one in the same request.
 func (uc *LogIn) Do(ctx context.Context, in LogInInput) (Tokens, error) {
 	u, err := uc.users.ByUsername(ctx, in.Username)
@@ -56,8 +57,14 @@ func (uc *LogIn) Do(ctx context.Context, in LogInInput) (Tokens, error) {
 		return Tokens{}, fmt.Errorf("find user: %w", err)
 	}
 	ok, needsRehash, err := uc.hasher.Matches(ctx, u.PasswordHash(), in.Password)
-	if err != nil {
+	if errors.Is(err, ports.ErrBusy) || ctx.Err() != nil {
 		return Tokens{}, fmt.Errorf("check password: %w", err)
+	}
+	if err != nil {
+		// A stored hash that cannot be verified (unparseable, or a planted
+		// cost out of bounds) fails the login like a wrong password; the
+		// cause rides along for the log.
+		return Tokens{}, fmt.Errorf("%w: stored hash unusable: %v", user.ErrInvalidCredentials, err)
 	}
 	if !ok {
 		return Tokens{}, user.ErrInvalidCredentials

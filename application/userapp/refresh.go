@@ -27,7 +27,9 @@ func NewRefresh(sessions ports.Sessions, tokens ports.Tokens, clock ports.Clock,
 // retired within the grace period gets the session's current refresh token
 // again. Any other stale token is theft: the session is revoked and Do fails
 // with user.ErrRefreshReused (which is user.ErrSessionInvalid). Invalid,
-// expired and revoked tokens fail with user.ErrSessionInvalid.
+// expired and revoked tokens fail with user.ErrSessionInvalid. With
+// ErrRefreshReused, the returned Tokens carry only UserID and SessionID of the
+// revoked session, for the audit trail.
 func (uc *Refresh) Do(ctx context.Context, refreshToken string) (Tokens, error) {
 	claims, err := uc.tokens.VerifyRefresh(refreshToken)
 	if err != nil {
@@ -52,7 +54,7 @@ func (uc *Refresh) Do(ctx context.Context, refreshToken string) (Tokens, error) 
 		if err := uc.sessions.Revoke(ctx, s.ID, now); err != nil {
 			return Tokens{}, fmt.Errorf("revoke reused session: %w", err)
 		}
-		return Tokens{}, user.ErrRefreshReused
+		return Tokens{UserID: s.UserID, SessionID: s.ID}, user.ErrRefreshReused
 	default:
 		return Tokens{}, user.ErrSessionInvalid
 	}
@@ -70,16 +72,16 @@ func NewLogOut(sessions ports.Sessions, tokens ports.Tokens, clock ports.Clock) 
 	return &LogOut{sessions: sessions, tokens: tokens, clock: clock}
 }
 
-// Do revokes the session that refreshToken belongs to and returns its id. It
-// fails with user.ErrSessionInvalid when the token is invalid or its session
-// is no longer live.
-func (uc *LogOut) Do(ctx context.Context, refreshToken string) (user.SessionID, error) {
+// Do revokes the session that refreshToken belongs to and returns who it
+// was. It fails with user.ErrSessionInvalid when the token is invalid or its
+// session is no longer live.
+func (uc *LogOut) Do(ctx context.Context, refreshToken string) (Caller, error) {
 	claims, err := uc.tokens.VerifyRefresh(refreshToken)
 	if err != nil {
-		return user.SessionID{}, err
+		return Caller{}, err
 	}
 	if err := uc.sessions.Revoke(ctx, claims.SessionID, uc.clock.Now()); err != nil {
-		return user.SessionID{}, err
+		return Caller{}, err
 	}
-	return claims.SessionID, nil
+	return Caller{UserID: claims.UserID, SessionID: claims.SessionID}, nil
 }

@@ -404,3 +404,16 @@ func TestConcurrentRefreshesAllGetTheSameNewToken(t *testing.T) {
 		t.Fatalf("the one live token refreshes: %v", err)
 	}
 }
+
+func TestLogInWithAnUnusableStoredHashFailsLikeAWrongPassword(t *testing.T) {
+	w := newWorld(t)
+	planted := "$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
+	u := user.New(user.ID{9}, mustName(t, "Planted"), user.NewPasswordHash(planted), user.FullName{}, w.clock.Now())
+	if err := w.store.Users().Add(w.ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	_, err := w.logIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "planted"), Password: w.checked("Sup3r$ecret")})
+	if !errors.Is(err, user.ErrInvalidCredentials) || strings.Contains(err.Error(), planted) {
+		t.Fatalf("planted hash: %v", err)
+	}
+}
