@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,8 +59,11 @@ type process struct {
 	err  error
 }
 
+// textListening finds the address in the "listening" line of LOG_FORMAT=text.
+var textListening = regexp.MustCompile(`\blevel=INFO msg=listening addr=(\S+)`)
+
 // startProcess runs the binary with env on a free port and waits until it
-// logs where it listens.
+// logs where it listens (in either LOG_FORMAT).
 func startProcess(t *testing.T, env ...string) *process {
 	t.Helper()
 	cmd := exec.Command(buildBinary(t))
@@ -83,6 +87,8 @@ func startProcess(t *testing.T, env ...string) *process {
 			var entry struct{ Msg, Addr string }
 			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "listening" {
 				listening <- entry.Addr
+			} else if m := textListening.FindStringSubmatch(line); m != nil { // LOG_FORMAT=text
+				listening <- m[1]
 			}
 		}
 	}()
