@@ -63,6 +63,8 @@ type option func(*appSettings)
 type appSettings struct {
 	db     database
 	config []func(*bootstrap.Config)
+	fx     []fx.Option // extra fx options: fx.Decorate, fx.Populate
+	dbURL  string      // PostgreSQL database of another app to share; "" makes a new one
 }
 
 // onDatabase picks the store; the default is PostgreSQL.
@@ -71,6 +73,22 @@ func onDatabase(d database) option { return func(s *appSettings) { s.db = d } }
 // withConfig changes the service's configuration before it starts.
 func withConfig(f func(*bootstrap.Config)) option {
 	return func(s *appSettings) { s.config = append(s.config, f) }
+}
+
+// withFx adds fx options (fx.Decorate, fx.Populate, ...) to the app, after
+// bootstrap.App.
+func withFx(opts ...fx.Option) option {
+	return func(s *appSettings) { s.fx = append(s.fx, opts...) }
+}
+
+// sharingDatabaseOf runs the app on the PostgreSQL database of another running
+// app, as a second instance (or a restart with other settings) would. other
+// owns the database: it is dropped when other's test ends.
+func sharingDatabaseOf(other *client) option {
+	return func(s *appSettings) {
+		s.db = postgresDB
+		s.dbURL = other.app.dbURL
+	}
 }
 
 // withGrace sets REFRESH_REUSE_GRACE.
@@ -91,6 +109,7 @@ type app struct {
 	http    *http.Client
 	logs    *syncBuffer
 	dbName  string // the PostgreSQL database's name; "" on SQLite
+	dbURL   string // the PostgreSQL database's URL; "" on SQLite
 	dataDir string // DATA_DIR: the development signing key lives here
 
 	mu      sync.Mutex
@@ -122,7 +141,11 @@ func newApp(t *testing.T, opts ...option) *client {
 	cfg.ShutdownGrace = 5 * time.Second
 	a := &app{logs: &syncBuffer{}, dataDir: cfg.DataDir}
 	if s.db == postgresDB {
-		cfg.DatabaseURL = sqltest.PostgresURL(t) // dropped when t ends, after the app stopped
+		cfg.DatabaseURL = s.dbURL
+		if cfg.DatabaseURL == "" {
+			cfg.DatabaseURL = sqltest.PostgresURL(t) // dropped when t ends, after the app stopped
+		}
+		a.dbURL = cfg.DatabaseURL
 		u, err := url.Parse(cfg.DatabaseURL)
 		if err != nil {
 			t.Fatal(err)
@@ -134,7 +157,7 @@ func newApp(t *testing.T, opts ...option) *client {
 	}
 
 	var handler http.Handler
-	fxApp := fxtest.New(t, bootstrap.App(cfg, a.logs), fx.Populate(&handler))
+	fxApp := fxtest.New(t, append([]fx.Option{bootstrap.App(cfg, a.logs), fx.Populate(&handler)}, s.fx...)...)
 	fxApp.RequireStart()
 	t.Cleanup(fxApp.RequireStop)
 

@@ -2,6 +2,7 @@ package userapp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"example.com/usersvc/domain/user"
@@ -93,8 +94,11 @@ func (pc *profileChanger) apply(ctx context.Context, c Caller, in PatchInput) (P
 	}
 	if in.CurrentPassword != nil {
 		ok, _, err := pc.hasher.Matches(ctx, current.PasswordHash(), *in.CurrentPassword)
-		if err != nil {
+		if errors.Is(err, ports.ErrBusy) || ctx.Err() != nil {
 			return ProfileChange{}, fmt.Errorf("check current password: %w", err)
+		}
+		if err != nil { // a stored hash that cannot be verified matches nothing
+			return ProfileChange{}, fmt.Errorf("%w: stored hash unusable: %v", user.ErrWrongPassword, err)
 		}
 		if !ok {
 			return ProfileChange{}, user.ErrWrongPassword
