@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -69,9 +70,10 @@ func newLogger(cfg Config, out io.Writer) *slog.Logger {
 	return slog.New(httpapi.WithRequestID(h))
 }
 
-// newDatabase opens the store DATABASE_URL names. On start it pings and, if
-// configured, migrates; on stop it closes the pool.
-func newDatabase(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*gorm.DB, error) {
+// newDatabase opens the store DATABASE_URL names and provides it both as GORM
+// (for the stores) and as its *sql.DB pool (for pings and pool metrics). On
+// start it pings and, if configured, migrates; on stop it closes the pool.
+func newDatabase(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*gorm.DB, *sql.DB, error) {
 	db, dialect, err := sqlstore.Open(context.Background(), sqlstore.Options{
 		DatabaseURL:     cfg.DatabaseURL,
 		DataDir:         cfg.DataDir,
@@ -81,11 +83,11 @@ func newDatabase(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*gorm.DB, error
 		Logger:          log,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	lc.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
@@ -102,7 +104,7 @@ func newDatabase(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*gorm.DB, error
 		},
 		OnStop: func(context.Context) error { return sqlDB.Close() },
 	})
-	return db, nil
+	return db, sqlDB, nil
 }
 
 // newKeyring loads the configured signing keys, or outside production makes
@@ -156,13 +158,7 @@ func newPasswordPolicy(cfg Config) user.PasswordPolicy {
 	return user.ContractPolicy(passwords.IsCommon)
 }
 
-func newReadiness(db *gorm.DB) (*httpapi.Readiness, error) {
-	sqlDB, err := db.DB()
-	if err != nil {
-		return nil, err
-	}
-	return httpapi.NewReadiness(sqlDB.PingContext), nil
-}
+func newReadiness(sqlDB *sql.DB) *httpapi.Readiness { return httpapi.NewReadiness(sqlDB.PingContext) }
 
 func newOpsRoutes(ready *httpapi.Readiness, keys *tokens.Keyring) *httpapi.OpsRoutes {
 	return httpapi.NewOpsRoutes(ready, keys.JWKS())
@@ -177,18 +173,14 @@ func newEngine(cfg Config, log *slog.Logger, guard *httpapi.Guard, metrics *http
 
 // newMetrics builds the service's registry: HTTP, hashing and abuse metrics,
 // the database pool, and Go runtime and process metrics.
-func newMetrics(db *gorm.DB) (*httpapi.Metrics, error) {
-	sqlDB, err := db.DB()
-	if err != nil {
-		return nil, err
-	}
+func newMetrics(sqlDB *sql.DB) *httpapi.Metrics {
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(sqlDB, "usersvc"),
 	)
-	return httpapi.NewMetrics(registry), nil
+	return httpapi.NewMetrics(registry)
 }
 
 // serveMetrics serves /metrics on METRICS_ADDR when it is set, so metrics

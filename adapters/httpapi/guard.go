@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"math"
 	"net/http"
 	"net/url"
@@ -69,11 +68,11 @@ func (g *Guard) allow(c *gin.Context, scope, key string, l ports.Limit) error {
 
 // exhausted fails with *tooManyRequests when key has used up l, without
 // recording an event.
-func (g *Guard) exhausted(ctx context.Context, c *gin.Context, scope, key string, l ports.Limit) error {
+func (g *Guard) exhausted(c *gin.Context, scope, key string, l ports.Limit) error {
 	if l.Off() || g.limiter == nil {
 		return nil
 	}
-	blocked, retry, err := g.limiter.Exhausted(ctx, key, l)
+	blocked, retry, err := g.limiter.Exhausted(c.Request.Context(), key, l)
 	if err != nil {
 		return err
 	}

@@ -22,7 +22,6 @@ const (
 	callerKey      = "httpapi.caller"
 	bearerRouteKey = "httpapi.bearer"
 	requestIDKey   = "httpapi.request_id"
-	errorKey       = "httpapi.error"
 	loggerKey      = "httpapi.logger"
 )
 

@@ -108,7 +108,6 @@ func writeProblem(c *gin.Context, err error) {
 		// The chain goes to the log only; adapters keep secrets out of errors.
 		logger(c).ErrorContext(c.Request.Context(), "request failed", "status", p.Status, "err", err.Error())
 	}
-	c.Set(errorKey, err)
 	p.Title = http.StatusText(p.Status)
 	p.Instance = c.Request.URL.Path
 	p.RequestID = requestID(c)

@@ -168,7 +168,7 @@ func (ur *UserRoutes) logIn(c *gin.Context) error {
 	}
 	failedKey := "login-user:" + in.Username.Key()
 	failures := ur.guard.limits.FailedLogInsPerUser
-	if err := ur.guard.exhausted(c.Request.Context(), c, "login-user", failedKey, failures); err != nil {
+	if err := ur.guard.exhausted(c, "login-user", failedKey, failures); err != nil {
 		return err
 	}
 	tokens, err := ur.uc.LogIn.Do(c.Request.Context(), in)
@@ -190,9 +190,9 @@ func (ur *UserRoutes) logIn(c *gin.Context) error {
 }
 
 func (ur *UserRoutes) refresh(c *gin.Context) error {
-	token, err := c.Cookie(refreshCookie)
-	if err != nil || token == "" {
-		return user.ErrSessionInvalid
+	token, err := refreshTokenOf(c)
+	if err != nil {
+		return err
 	}
 	tokens, err := ur.uc.Refresh.Do(c.Request.Context(), token)
 	if err != nil {
@@ -200,9 +200,7 @@ func (ur *UserRoutes) refresh(c *gin.Context) error {
 			auditEvent(c, "refresh_reuse_detected", "session_revoked", "user_id", tokens.UserID.String(), "session_id", tokens.SessionID.String())
 			ur.guard.metrics.RefreshReused()
 		}
-		if isSessionError(err) {
-			ur.clearCookie(c)
-		}
+		ur.clearCookieIfSessionGone(c, err)
 		return err
 	}
 	auditTokens(c, "refresh", tokens)
@@ -211,15 +209,13 @@ func (ur *UserRoutes) refresh(c *gin.Context) error {
 }
 
 func (ur *UserRoutes) logOut(c *gin.Context) error {
-	token, err := c.Cookie(refreshCookie)
-	if err != nil || token == "" {
-		return user.ErrSessionInvalid
+	token, err := refreshTokenOf(c)
+	if err != nil {
+		return err
 	}
 	who, err := ur.uc.LogOut.Do(c.Request.Context(), token)
 	if err != nil {
-		if isSessionError(err) {
-			ur.clearCookie(c)
-		}
+		ur.clearCookieIfSessionGone(c, err)
 		return err
 	}
 	auditEvent(c, "logout", "success", "user_id", who.UserID.String(), "session_id", who.SessionID.String())
@@ -376,3 +372,21 @@ func (ur *UserRoutes) setCookie(c *gin.Context, value string, maxAge int) {
 }
 
 func (ur *UserRoutes) clearCookie(c *gin.Context) { ur.setCookie(c, "", -1) }
+
+// clearCookieIfSessionGone clears the refresh cookie when err says its
+// session can no longer be used, so the browser stops sending it.
+func (ur *UserRoutes) clearCookieIfSessionGone(c *gin.Context, err error) {
+	if isSessionError(err) {
+		ur.clearCookie(c)
+	}
+}
+
+// refreshTokenOf reads the refresh cookie; a missing or empty one is
+// user.ErrSessionInvalid.
+func refreshTokenOf(c *gin.Context) (string, error) {
+	token, err := c.Cookie(refreshCookie)
+	if err != nil || token == "" {
+		return "", user.ErrSessionInvalid
+	}
+	return token, nil
+}

@@ -3,6 +3,7 @@ package userapp
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"example.com/usersvc/domain/user"
 	"example.com/usersvc/ports"
@@ -15,12 +16,12 @@ type Refresh struct {
 	tokens   ports.Tokens
 	clock    ports.Clock
 	issue    *SessionIssuer
-	grace    Settings
+	grace    time.Duration
 }
 
 // NewRefresh builds the Refresh use case.
 func NewRefresh(sessions ports.Sessions, tokens ports.Tokens, clock ports.Clock, issue *SessionIssuer, s Settings) *Refresh {
-	return &Refresh{sessions: sessions, tokens: tokens, clock: clock, issue: issue, grace: s}
+	return &Refresh{sessions: sessions, tokens: tokens, clock: clock, issue: issue, grace: s.ReuseGrace}
 }
 
 // Do rotates the session of refreshToken. The token that a concurrent refresh
@@ -47,7 +48,7 @@ func (uc *Refresh) Do(ctx context.Context, refreshToken string) (Tokens, error) 
 	if rotated {
 		return uc.issue.tokensFor(s, now)
 	}
-	switch s.JudgeReplay(claims.Token.ID, now, uc.grace.ReuseGrace) {
+	switch s.JudgeReplay(claims.Token.ID, now, uc.grace) {
 	case user.ReplayWithinGrace:
 		return uc.issue.tokensFor(s, now)
 	case user.ReplayTheft:
