@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"math"
 	"net/http"
 	"net/url"
@@ -51,7 +52,9 @@ func (g *Guard) perIP(scope string, l ports.Limit) gin.HandlerFunc {
 }
 
 // allow records one event against key and fails with *tooManyRequests when
-// the limit is used up.
+// the limit is used up. Limits taken before the work they bound (a password
+// comparison) are taken here, so a burst of concurrent requests gets no more
+// than the budget has left; refund gives back an event that did not count.
 func (g *Guard) allow(c *gin.Context, scope, key string, l ports.Limit) error {
 	if l.Off() || g.limiter == nil {
 		return nil
@@ -66,20 +69,23 @@ func (g *Guard) allow(c *gin.Context, scope, key string, l ports.Limit) error {
 	return nil
 }
 
-// exhausted fails with *tooManyRequests when key has used up l, without
-// recording an event.
-func (g *Guard) exhausted(c *gin.Context, scope, key string, l ports.Limit) error {
+// refundTimeout bounds giving back an attempt; it runs even when the request's
+// own context has ended.
+const refundTimeout = time.Second
+
+// refund gives back the event allow recorded against key, for an attempt that
+// turned out not to count. It runs even when the client has gone away. A
+// failure only leaves the attempt spent, the safe side, so it is logged and
+// not answered.
+func (g *Guard) refund(c *gin.Context, key string, l ports.Limit) {
 	if l.Off() || g.limiter == nil {
-		return nil
+		return
 	}
-	blocked, retry, err := g.limiter.Exhausted(c.Request.Context(), key, l)
-	if err != nil {
-		return err
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), refundTimeout)
+	defer cancel()
+	if err := g.limiter.Refund(ctx, key, l); err != nil {
+		logger(c).WarnContext(ctx, "rate limit: attempt not given back", "err", err.Error())
 	}
-	if blocked {
-		return g.limited(c, scope, retry)
-	}
-	return nil
 }
 
 func (g *Guard) limited(c *gin.Context, scope string, retry time.Duration) error {

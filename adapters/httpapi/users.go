@@ -166,9 +166,14 @@ func (ur *UserRoutes) logIn(c *gin.Context) error {
 	if err := errs.err(); err != nil {
 		return err
 	}
+	// The attempt is taken before the password is compared, so a burst of
+	// guesses gets no more comparisons than the username has failures left.
+	// Only ErrInvalidCredentials keeps it; LogIn returns any other outcome
+	// only for a right password or when none was compared (503), and those
+	// give it back.
 	failedKey := "login-user:" + in.Username.Key()
 	failures := ur.guard.limits.FailedLogInsPerUser
-	if err := ur.guard.exhausted(c, "login-user", failedKey, failures); err != nil {
+	if err := ur.guard.allow(c, "login-user", failedKey, failures); err != nil {
 		return err
 	}
 	tokens, err := ur.uc.LogIn.Do(c.Request.Context(), in)
@@ -177,10 +182,9 @@ func (ur *UserRoutes) logIn(c *gin.Context) error {
 		if err != user.ErrInvalidCredentials {
 			logger(c).WarnContext(c.Request.Context(), "stored password hash cannot be verified", "err", err.Error())
 		}
-		if err := ur.guard.allow(c, "login-user", failedKey, failures); err != nil {
-			return err
-		}
+		return err
 	}
+	ur.guard.refund(c, failedKey, failures)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,9 @@
 // a key's state disappears once the key is idle for W. Over any long span a
 // key averages at most N events per W; a key that is idle for W has its full
 // burst of N again. Refused events are not recorded, so hammering a limited
-// key does not push its retry time further out. Both implementations do the
+// key does not push its retry time further out. Refund undoes one allowed
+// event by moving the timestamp back one interval, never before now, so a
+// key's budget never grows beyond full. Both implementations do the
 // same arithmetic, so they answer alike and pass one contract suite
 // (portstest.RateLimiter).
 //

@@ -86,23 +86,32 @@ func (m *Memory) Allow(_ context.Context, key string, l ports.Limit) (bool, time
 	return true, 0, nil
 }
 
-// Exhausted reports, without recording an event, whether the next Allow of
-// key under l would be refused, and if so the retryAfter that Allow would
-// give. An Off limit is never exhausted. The error is always nil.
-func (m *Memory) Exhausted(_ context.Context, key string, l ports.Limit) (bool, time.Duration, error) {
+// Refund gives back one event Allow recorded for key under l: it moves the
+// key's theoretical arrival time back by one emission interval, and forgets
+// the key once that is not after now (its budget is full again). A key that
+// is not tracked (never allowed, lapsed or evicted) and an Off limit are left
+// alone. The error is always nil.
+func (m *Memory) Refund(_ context.Context, key string, l ports.Limit) error {
 	if l.Off() {
-		return false, 0, nil
+		return nil
 	}
-	interval, burst := emission(l, time.Nanosecond)
+	interval, _ := emission(l, time.Nanosecond)
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.sweep()
-	next := m.keys[key].after(now) + interval
-	if wait := next - now - burst; wait > 0 {
-		return true, retryAfter(time.Duration(wait)), nil
+	e := m.keys[key]
+	if e == nil {
+		return nil
 	}
-	return false, 0, nil
+	e.tat -= interval
+	if e.tat <= now {
+		heap.Remove(&m.queue, e.index)
+		delete(m.keys, key)
+		return nil
+	}
+	heap.Fix(&m.queue, e.index)
+	return nil
 }
 
 // Len reports how many keys Memory tracks now (after dropping lapsed ones),

@@ -64,8 +64,8 @@ func TestMemoryRefillsOneEventPerInterval(t *testing.T) {
 		t.Fatalf("4th event: ok=%v retryAfter=%v, want refused, 20s", ok, retry)
 	}
 	clock.Advance(7500 * time.Millisecond)
-	if ex, retry, _ := m.Exhausted(t.Context(), "k", l); !ex || retry != 13*time.Second {
-		t.Fatalf("7.5 s later: Exhausted=%v retryAfter=%v, want true, 13s (12.5 s rounded up)", ex, retry)
+	if ok, retry := allow(t, m, "k", l); ok || retry != 13*time.Second {
+		t.Fatalf("7.5 s later: ok=%v retryAfter=%v, want refused, 13s (12.5 s rounded up)", ok, retry)
 	}
 	clock.Advance(12500 * time.Millisecond)
 	if ok, _ := allow(t, m, "k", l); !ok {
@@ -91,12 +91,51 @@ func TestMemoryRefillsOneEventPerInterval(t *testing.T) {
 	}
 }
 
+// TestMemoryRefundMovesBackOneInterval pins Refund's arithmetic on a fake
+// clock: one emission interval back, never before now, and a key whose
+// budget is full again is forgotten.
+func TestMemoryRefundMovesBackOneInterval(t *testing.T) {
+	clock := newFakeClock()
+	m := ratelimit.NewMemory(clock.Now)
+	l := ports.Limit{Events: 3, Window: time.Minute} // one event per 20 s
+
+	for range 3 {
+		allow(t, m, "k", l)
+	}
+	if err := m.Refund(t.Context(), "k", l); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := allow(t, m, "k", l); !ok {
+		t.Fatal("refused right after a Refund")
+	}
+	if ok, retry := allow(t, m, "k", l); ok || retry != 20*time.Second {
+		t.Fatalf("after using the refunded event: ok=%v retryAfter=%v, want refused, 20s", ok, retry)
+	}
+	// 50 s later the key owes 10 s; a Refund of 20 s clears it, and no more.
+	clock.Advance(50 * time.Second)
+	if err := m.Refund(t.Context(), "k", l); err != nil {
+		t.Fatal(err)
+	}
+	if n := m.Len(); n != 0 {
+		t.Fatalf("%d keys tracked after a Refund made the key as good as new, want 0", n)
+	}
+	for i := range 3 {
+		if ok, _ := allow(t, m, "k", l); !ok {
+			t.Fatalf("event %d of a full budget refused", i+1)
+		}
+	}
+	if ok, _ := allow(t, m, "k", l); ok {
+		t.Fatal("a Refund past now gave more than the full budget")
+	}
+}
+
 func TestMemoryOffLimitKeepsNoState(t *testing.T) {
 	m := ratelimit.NewMemory(nil)
 	for i := range 100 {
 		if ok, _ := allow(t, m, strconv.Itoa(i), ports.Limit{}); !ok {
 			t.Fatal("Off limit refused")
 		}
+		_ = m.Refund(t.Context(), strconv.Itoa(i), ports.Limit{})
 	}
 	if n := m.Len(); n != 0 {
 		t.Fatalf("%d keys tracked after events under an Off limit, want 0", n)
@@ -140,11 +179,11 @@ func TestMemoryKeyCap(t *testing.T) {
 		clock.Advance(time.Millisecond)
 	}
 	// The oldest keys made way for the newest. Under a limit of one event an
-	// hour a key with any event tracked is exhausted; an untracked one is not.
-	if ex, _, _ := m.Exhausted(t.Context(), "ip:9999", ports.Limit{Events: 1, Window: time.Hour}); !ex {
+	// hour a key with any event tracked is refused; an untracked one is not.
+	if ok, _ := allow(t, m, "ip:9999", ports.Limit{Events: 1, Window: time.Hour}); ok {
 		t.Fatal("newest key was evicted")
 	}
-	if ex, _, _ := m.Exhausted(t.Context(), "ip:0", ports.Limit{Events: 1, Window: time.Hour}); ex {
+	if ok, _ := allow(t, m, "ip:0", ports.Limit{Events: 1, Window: time.Hour}); !ok {
 		t.Fatal("oldest key is still tracked")
 	}
 }
@@ -181,7 +220,7 @@ func TestMemoryConcurrentKeys(t *testing.T) {
 				if ok, _, _ := m.Allow(t.Context(), key, l); ok {
 					allowed.Add(1)
 				}
-				m.Exhausted(t.Context(), fmt.Sprint("x", i), l)
+				_ = m.Refund(t.Context(), fmt.Sprint("x", i), l) // untracked: nothing to give back
 			}
 		})
 	}

@@ -15,11 +15,11 @@ import (
 // gcraScript is one GCRA step, atomic in Redis. KEYS[1] holds the key's
 // theoretical arrival time (TAT) in microseconds of Redis server time, so the
 // clocks of the service instances do not matter. ARGV: emission interval and
-// burst tolerance in microseconds, and "1" to record the event or "0" only to
-// look. It returns 0 when the event is (or would be) allowed, else how many
-// microseconds until it would be. A recorded key expires when its TAT passes,
-// at most one window after its last event. Times stay below 2^53 µs, exact in
-// Lua's doubles, until the year 2255.
+// burst tolerance in microseconds. It records the event and returns 0 when it
+// is allowed, else records nothing and returns how many microseconds until it
+// would be. A recorded key expires when its TAT passes, at most one window
+// after its last event. Times stay below 2^53 µs, exact in Lua's doubles,
+// until the year 2255.
 var gcraScript = redis.NewScript(`
 if redis.replicate_commands then redis.replicate_commands() end
 local interval = tonumber(ARGV[1])
@@ -31,7 +31,25 @@ if not tat or tat < now then tat = now end
 local nxt = tat + interval
 local wait = nxt - now - burst
 if wait > 0 then return wait end
-if ARGV[3] == '1' then
+redis.call('SET', KEYS[1], string.format('%d', nxt),
+  'PX', string.format('%d', math.ceil((nxt - now) / 1000)))
+return 0
+`)
+
+// refundScript undoes one GCRA step, atomic in Redis: it moves the TAT in
+// KEYS[1] back by the emission interval ARGV[1] (microseconds) and deletes
+// the key once that is not after now, as an idle key is. A missing key stays
+// missing. It returns 0.
+var refundScript = redis.NewScript(`
+if redis.replicate_commands then redis.replicate_commands() end
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if not tat then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local nxt = tat - tonumber(ARGV[1])
+if nxt <= now then
+  redis.call('DEL', KEYS[1])
+else
   redis.call('SET', KEYS[1], string.format('%d', nxt),
     'PX', string.format('%d', math.ceil((nxt - now) / 1000)))
 end
@@ -87,26 +105,31 @@ func (r *Redis) Allow(ctx context.Context, key string, l ports.Limit) (bool, tim
 	if l.Off() {
 		return true, 0, nil
 	}
-	wait, err := r.run(ctx, key, l, "1")
-	if err != nil || wait == 0 {
-		return err == nil, 0, err
+	interval, burst := emission(l, time.Microsecond)
+	wait, err := gcraScript.Run(ctx, r.client, []string{r.prefix + key}, interval, burst).Int64()
+	if err != nil {
+		return false, 0, unavailable(err)
 	}
-	return false, retryAfter(wait), nil
+	if wait == 0 {
+		return true, 0, nil
+	}
+	return false, retryAfter(time.Duration(wait) * time.Microsecond), nil
 }
 
-// Exhausted reports, without recording an event, whether the next Allow of
-// key under l would be refused, and if so the retryAfter that Allow would
-// give. An Off limit is never exhausted and costs no round trip. Failures
-// wrap ports.ErrUnavailable.
-func (r *Redis) Exhausted(ctx context.Context, key string, l ports.Limit) (bool, time.Duration, error) {
+// Refund gives back one event Allow recorded for key under l, in one round
+// trip: the key's theoretical arrival time moves back by one emission
+// interval, and the key is deleted once that is not after now. A missing key
+// stays missing; an Off limit costs no round trip. Failures wrap
+// ports.ErrUnavailable.
+func (r *Redis) Refund(ctx context.Context, key string, l ports.Limit) error {
 	if l.Off() {
-		return false, 0, nil
+		return nil
 	}
-	wait, err := r.run(ctx, key, l, "0")
-	if err != nil || wait == 0 {
-		return false, 0, err
+	interval, _ := emission(l, time.Microsecond)
+	if err := refundScript.Run(ctx, r.client, []string{r.prefix + key}, interval).Err(); err != nil {
+		return unavailable(err)
 	}
-	return true, retryAfter(wait), nil
+	return nil
 }
 
 // Ping checks that Redis answers, for a health check or at start-up.
@@ -121,17 +144,6 @@ func (r *Redis) Ping(ctx context.Context) error {
 // Close closes the client, whether NewRedisFromURL made it or it was given
 // to NewRedis. The limiter must not be used afterwards.
 func (r *Redis) Close() error { return r.client.Close() }
-
-// run runs one GCRA step for key under l (not Off) and returns how long until
-// an event would be allowed, 0 if it is now.
-func (r *Redis) run(ctx context.Context, key string, l ports.Limit, record string) (time.Duration, error) {
-	interval, burst := emission(l, time.Microsecond)
-	wait, err := gcraScript.Run(ctx, r.client, []string{r.prefix + key}, interval, burst, record).Int64()
-	if err != nil {
-		return 0, unavailable(err)
-	}
-	return time.Duration(wait) * time.Microsecond, nil
-}
 
 // unavailable wraps a Redis failure. go-redis errors name the server address
 // and the reply, never the password or the key.

@@ -97,9 +97,16 @@ func TestRedisInstancesShareBudget(t *testing.T) {
 	if allowed != 5 {
 		t.Fatalf("%d of 20 events allowed across two instances, want 5", allowed)
 	}
+	// A Refund on one instance gives the event back to both.
+	if err := instances[0].Refund(t.Context(), "login-ip:203.0.113.7", l); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := allow(t, instances[1], "login-ip:203.0.113.7", l); !ok {
+		t.Fatal("the event one instance gave back is still spent on the other")
+	}
 	for i, rl := range instances {
-		if ex, _, err := rl.Exhausted(t.Context(), "login-ip:203.0.113.7", l); err != nil || !ex {
-			t.Fatalf("instance %d: Exhausted=%v err=%v, want true", i, ex, err)
+		if ok, _ := allow(t, rl, "login-ip:203.0.113.7", l); ok {
+			t.Fatalf("instance %d allowed an event over the shared budget", i)
 		}
 	}
 	// Another prefix is another budget.
@@ -109,18 +116,19 @@ func TestRedisInstancesShareBudget(t *testing.T) {
 	}
 }
 
-// TestRedisKeysExpire checks the stored key: namespaced by the prefix and
-// expiring within the window, so idle keys cost Redis nothing.
+// TestRedisKeysExpire checks the stored key: namespaced by the prefix,
+// expiring within the window, so idle keys cost Redis nothing, and gone once
+// Refund gave back every event.
 func TestRedisKeysExpire(t *testing.T) {
 	client := redisClient(t)
 	prefix := freshPrefix(t, client)
 	rl := ratelimit.NewRedis(client, prefix)
 	l := ports.Limit{Events: 10, Window: 15 * time.Minute}
-	if ex, _, err := rl.Exhausted(t.Context(), "failed-login:alice", l); err != nil || ex {
-		t.Fatalf("Exhausted on a fresh key: %v, %v", ex, err)
+	if err := rl.Refund(t.Context(), "failed-login:alice", l); err != nil {
+		t.Fatalf("Refund of a fresh key: %v", err)
 	}
 	if n := client.Exists(t.Context(), prefix+"failed-login:alice").Val(); n != 0 {
-		t.Fatal("Exhausted stored a key")
+		t.Fatal("Refund of a fresh key stored a key")
 	}
 	for range 3 {
 		allow(t, rl, "failed-login:alice", l)
@@ -136,6 +144,21 @@ func TestRedisKeysExpire(t *testing.T) {
 	keys, err := client.Keys(t.Context(), prefix+"*").Result()
 	if err != nil || len(keys) != 1 {
 		t.Fatalf("keys under the prefix: %v, %v; want exactly one", keys, err)
+	}
+	// A Refund shortens the TTL by one interval; the last one deletes the key.
+	if err := rl.Refund(t.Context(), "failed-login:alice", l); err != nil {
+		t.Fatal(err)
+	}
+	if ttl, err := client.PTTL(t.Context(), prefix+"failed-login:alice").Result(); err != nil || ttl < 170*time.Second || ttl > 180*time.Second {
+		t.Fatalf("key TTL %v (%v) after one Refund, want about 180s", ttl, err)
+	}
+	for range 2 {
+		if err := rl.Refund(t.Context(), "failed-login:alice", l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := client.Exists(t.Context(), prefix+"failed-login:alice").Val(); n != 0 {
+		t.Fatal("the key is still stored after every event was given back")
 	}
 }
 
@@ -155,8 +178,8 @@ func TestRedisUnavailable(t *testing.T) {
 			}
 			return err
 		},
-		"Exhausted": func(ctx context.Context) error { _, _, err := rl.Exhausted(ctx, "k", l); return err },
-		"Ping":      func(ctx context.Context) error { return rl.Ping(ctx) },
+		"Refund": func(ctx context.Context) error { return rl.Refund(ctx, "k", l) },
+		"Ping":   func(ctx context.Context) error { return rl.Ping(ctx) },
 	}
 	for name, call := range calls {
 		start := time.Now()
@@ -176,8 +199,8 @@ func TestRedisUnavailable(t *testing.T) {
 	if ok, _, err := rl.Allow(t.Context(), "k", ports.Limit{}); !ok || err != nil {
 		t.Fatalf("Off limit with Redis down: ok=%v err=%v, want allowed", ok, err)
 	}
-	if ex, _, err := rl.Exhausted(t.Context(), "k", ports.Limit{}); ex || err != nil {
-		t.Fatalf("Off limit with Redis down: Exhausted=%v err=%v, want false", ex, err)
+	if err := rl.Refund(t.Context(), "k", ports.Limit{}); err != nil {
+		t.Fatalf("Refund of an Off limit with Redis down: %v, want nil", err)
 	}
 }
 

@@ -43,21 +43,28 @@ func NewLogIn(ctx context.Context, users ports.Users, tx ports.Transactor, hashe
 }
 
 // Do returns tokens of a new session when the password matches. An unknown
-// username and a wrong password both fail with user.ErrInvalidCredentials
-// after the same hashing work; so does a stored hash that cannot be verified,
-// wrapped with its cause. A stored hash of an older scheme or weaker
-// parameters is replaced by a current one in the same request.
+// username and a wrong password take exactly the same path: the password is
+// compared (against a decoy hash for an unknown username) in the same
+// hashing queue, with the same work, and both fail with
+// user.ErrInvalidCredentials; so does a stored hash that cannot be verified,
+// wrapped with its cause. When no hashing slot frees in time, or ctx ends
+// before the comparison, both fail alike with an error wrapping ports.ErrBusy
+// or ctx's error. Every comparison of a wrong password ends in
+// ErrInvalidCredentials, so any other error means the password was right or
+// not compared. A stored hash of an older scheme or weaker parameters is
+// replaced by a current one in the same request.
 func (uc *LogIn) Do(ctx context.Context, in LogInInput) (Tokens, error) {
 	u, err := uc.users.ByUsername(ctx, in.Username)
-	if errors.Is(err, user.ErrNotFound) {
-		_, _, _ = uc.hasher.Matches(ctx, uc.decoy, in.Password) // same cost: no enumeration by timing
-		return Tokens{}, user.ErrInvalidCredentials
-	}
-	if err != nil {
+	known := err == nil
+	if err != nil && !errors.Is(err, user.ErrNotFound) {
 		return Tokens{}, fmt.Errorf("find user: %w", err)
 	}
-	ok, needsRehash, err := uc.hasher.Matches(ctx, u.PasswordHash(), in.Password)
-	if errors.Is(err, ports.ErrBusy) || ctx.Err() != nil {
+	stored := uc.decoy // same cost: no enumeration by timing or by 503s
+	if known {
+		stored = u.PasswordHash()
+	}
+	ok, needsRehash, err := uc.hasher.Matches(ctx, stored, in.Password)
+	if err != nil && (errors.Is(err, ports.ErrBusy) || ctx.Err() != nil) {
 		return Tokens{}, fmt.Errorf("check password: %w", err)
 	}
 	if err != nil {
@@ -66,7 +73,7 @@ func (uc *LogIn) Do(ctx context.Context, in LogInInput) (Tokens, error) {
 		// cause rides along for the log.
 		return Tokens{}, fmt.Errorf("%w: stored hash unusable: %v", user.ErrInvalidCredentials, err)
 	}
-	if !ok {
+	if !ok || !known {
 		return Tokens{}, user.ErrInvalidCredentials
 	}
 	var rehash user.PasswordHash

@@ -5,8 +5,10 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"example.com/usersvc/adapters/tokens"
 	"example.com/usersvc/application/userapp"
 	"example.com/usersvc/domain/user"
+	"example.com/usersvc/ports"
 )
 
 // manualClock is a clock the test moves by hand.
@@ -159,6 +162,91 @@ func TestLogInAnswersTheSameForUnknownUserAndWrongPassword(t *testing.T) {
 	_, unknown := w.logIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "Bob"), Password: w.checked("Sup3r$ecret")})
 	if wrong != user.ErrInvalidCredentials || unknown != user.ErrInvalidCredentials {
 		t.Fatalf("want the same sentinel for both: %v / %v", wrong, unknown)
+	}
+}
+
+// pressedHasher is a real hasher whose Matches the test can make fail with
+// ports.ErrBusy before comparing, as a full hashing queue does, or make end
+// the caller's context right after comparing. It counts the comparisons.
+type pressedHasher struct {
+	ports.PasswordHasher
+	busy     atomic.Bool
+	cancel   context.CancelFunc // when set, called after each comparison
+	compared atomic.Int64
+}
+
+func (h *pressedHasher) Matches(ctx context.Context, stored user.PasswordHash, p user.Password) (bool, bool, error) {
+	if h.busy.Load() {
+		return false, false, fmt.Errorf("no hashing slot: %w", ports.ErrBusy)
+	}
+	ok, rehash, err := h.PasswordHasher.Matches(ctx, stored, p)
+	if err == nil {
+		h.compared.Add(1)
+	}
+	if h.cancel != nil {
+		h.cancel()
+	}
+	return ok, rehash, err
+}
+
+// logInWith builds a LogIn on w's stores that compares passwords with h.
+func (w *world) logInWith(t *testing.T, h ports.PasswordHasher) *userapp.LogIn {
+	t.Helper()
+	issue := userapp.NewSessionIssuer(w.store.Sessions(), w.tokens, w.clock, clock.UUIDv7{}, settings)
+	uc, err := userapp.NewLogIn(w.ctx, w.store.Users(), w.store.Transactor(), h, w.clock, issue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uc
+}
+
+// TestLogInUnderHashingPressureAnswersTheSameForUnknownUserAndWrongPassword:
+// the decoy comparison of an unknown username waits for the same slots and
+// fails the same way as a real one, so a busy hasher cannot tell them apart.
+func TestLogInUnderHashingPressureAnswersTheSameForUnknownUserAndWrongPassword(t *testing.T) {
+	w := newWorld(t)
+	w.mustSignUp(t, "Alice", "Sup3r$ecret")
+	h := &pressedHasher{PasswordHasher: passwords.NewHasher(passwords.Params{Memory: 8192, Time: 1, Threads: 1})}
+	logIn := w.logInWith(t, h)
+	wrong := userapp.LogInInput{Username: mustName(t, "Alice"), Password: w.checked("Wr0ng$pass")}
+	unknown := userapp.LogInInput{Username: mustName(t, "Bob"), Password: w.checked("Wr0ng$pass")}
+
+	h.busy.Store(true)
+	for name, in := range map[string]userapp.LogInInput{"wrong password": wrong, "unknown username": unknown} {
+		if _, err := logIn.Do(w.ctx, in); !errors.Is(err, ports.ErrBusy) || errors.Is(err, user.ErrInvalidCredentials) {
+			t.Errorf("%s with no hashing slot: %v, want ports.ErrBusy", name, err)
+		}
+	}
+	h.busy.Store(false)
+
+	ended, cancel := context.WithCancel(w.ctx)
+	cancel()
+	for name, in := range map[string]userapp.LogInInput{"wrong password": wrong, "unknown username": unknown} {
+		if _, err := logIn.Do(ended, in); !errors.Is(err, context.Canceled) || errors.Is(err, user.ErrInvalidCredentials) {
+			t.Errorf("%s with its context ended: %v, want context.Canceled", name, err)
+		}
+	}
+	if n := h.compared.Load(); n != 0 {
+		t.Errorf("%d passwords compared while busy or cancelled, want 0", n)
+	}
+}
+
+// TestLogInCountsAComparisonThatFinishedAfterItsContextEnded: a wrong
+// password that was compared is a failed login even when the client left
+// during the comparison, so a caller keeps the attempt it took.
+func TestLogInCountsAComparisonThatFinishedAfterItsContextEnded(t *testing.T) {
+	w := newWorld(t)
+	w.mustSignUp(t, "Alice", "Sup3r$ecret")
+	h := &pressedHasher{PasswordHasher: passwords.NewHasher(passwords.Params{Memory: 8192, Time: 1, Threads: 1})}
+	logIn := w.logInWith(t, h)
+	for _, name := range []string{"Alice", "Bob"} {
+		ctx, cancel := context.WithCancel(w.ctx)
+		h.cancel = cancel
+		_, err := logIn.Do(ctx, userapp.LogInInput{Username: mustName(t, name), Password: w.checked("Wr0ng$pass")})
+		cancel()
+		if err != user.ErrInvalidCredentials {
+			t.Errorf("%s, wrong password compared as the context ended: %v, want user.ErrInvalidCredentials", name, err)
+		}
 	}
 }
 

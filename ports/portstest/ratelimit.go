@@ -18,8 +18,10 @@ import (
 // alike: a fresh key is allowed Events events at once and refused the next;
 // retryAfter never exceeds the window, however often a refused key retries;
 // a key idle for its window has its whole budget again; a caller that waits
-// retryAfter is allowed; Allow and Exhausted of an Off limit never refuse and
-// leave no trace; concurrent calls on one key never overspend it.
+// retryAfter is allowed; Allow and Refund of an Off limit never refuse and
+// leave no trace; a Refund gives back exactly one event and never more than
+// was spent; concurrent calls on one key never overspend it, and concurrent
+// Refunds lose none.
 // Windows here are whole seconds, so an adapter may round retryAfter up to
 // whole seconds.
 func RateLimiter(t *testing.T, fresh func(t *testing.T) ports.RateLimiter) {
@@ -30,11 +32,14 @@ func RateLimiter(t *testing.T, fresh func(t *testing.T) ports.RateLimiter) {
 	}{
 		{"AllowsEventsThenRefuses", testRateAllowsThenRefuses},
 		{"KeysAreIndependent", testRateKeysIndependent},
-		{"ExhaustedDoesNotCount", testRateExhaustedDoesNotCount},
 		{"OffNeverRefuses", testRateOff},
 		{"WaitingRetryAfterIsEnough", testRateRetryAfterIsEnough},
 		{"BudgetReturnsAfterWindow", testRateBudgetReturns},
 		{"ConcurrentAllowsNeverOverspend", testRateConcurrent},
+		{"RefundGivesBackOneEvent", testRateRefund},
+		{"RefundNeverExceedsTheBudget", testRateRefundBounded},
+		{"RefundOnlyTouchesItsKey", testRateRefundKeys},
+		{"ConcurrentRefundsLoseNone", testRateConcurrentRefunds},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -55,15 +60,12 @@ func rateAllow(t *testing.T, rl ports.RateLimiter, key string, l ports.Limit) bo
 	return ok
 }
 
-// rateExhausted is rateAllow for Exhausted.
-func rateExhausted(t *testing.T, rl ports.RateLimiter, key string, l ports.Limit) (bool, time.Duration) {
+// rateRefund calls Refund and fails the test on an error.
+func rateRefund(t *testing.T, rl ports.RateLimiter, key string, l ports.Limit) {
 	t.Helper()
-	ex, retry, err := rl.Exhausted(t.Context(), key, l)
-	if err != nil {
-		t.Fatalf("Exhausted(%q, %+v): %v", key, l, err)
+	if err := rl.Refund(t.Context(), key, l); err != nil {
+		t.Fatalf("Refund(%q, %+v): %v", key, l, err)
 	}
-	rateCheckRetry(t, "Exhausted", !ex, retry, l)
-	return ex, retry
 }
 
 func rateCheckRetry(t *testing.T, op string, ok bool, retry time.Duration, l ports.Limit) {
@@ -106,36 +108,11 @@ func testRateKeysIndependent(t *testing.T, rl ports.RateLimiter) {
 	if got := rateAllowN(t, rl, "login-ip:203.0.113.7", l, 4); got != 2 {
 		t.Fatalf("first key: %d of 4 allowed, want 2", got)
 	}
-	if ex, _ := rateExhausted(t, rl, "login-ip:203.0.113.8", l); ex {
-		t.Fatal("a second key is exhausted by the first key's events")
-	}
 	if got := rateAllowN(t, rl, "login-ip:203.0.113.8", l, 4); got != 2 {
-		t.Fatalf("second key: %d of 4 allowed, want 2", got)
+		t.Fatalf("second key: %d of 4 allowed, want 2: the first key's events counted", got)
 	}
-	if ex, _ := rateExhausted(t, rl, "login-ip:203.0.113.7", l); !ex {
-		t.Fatal("first key no longer exhausted after the second key's events")
-	}
-}
-
-func testRateExhaustedDoesNotCount(t *testing.T, rl ports.RateLimiter) {
-	l := ports.Limit{Events: 2, Window: time.Minute}
-	for range 10 {
-		if ex, _ := rateExhausted(t, rl, "k", l); ex {
-			t.Fatal("fresh key exhausted")
-		}
-	}
-	if got := rateAllowN(t, rl, "k", l, 2); got != 2 {
-		t.Fatalf("%d of 2 allowed after 10 Exhausted calls, want 2: Exhausted counted", got)
-	}
-	ex, retry := rateExhausted(t, rl, "k", l)
-	if !ex {
-		t.Fatal("not exhausted after the whole budget was used")
-	}
-	if ex2, retry2 := rateExhausted(t, rl, "k", l); !ex2 || retry2 > retry {
-		t.Fatalf("second Exhausted: %v, %v; want true, at most %v", ex2, retry2, retry)
-	}
-	if rateAllow(t, rl, "k", l) {
-		t.Fatal("Allow allowed an event that Exhausted said was over the limit")
+	if rateAllow(t, rl, "login-ip:203.0.113.7", l) {
+		t.Fatal("first key allowed again after the second key's events")
 	}
 }
 
@@ -150,14 +127,16 @@ func testRateOff(t *testing.T, rl ports.RateLimiter) {
 				t.Fatalf("Off limit %+v, event %d: ok=%v err=%v, want allowed", l, i+1, ok, err)
 			}
 		}
-		ex, _, err := rl.Exhausted(t.Context(), "k", l)
-		if err != nil || ex {
-			t.Fatalf("Off limit %+v: Exhausted=%v err=%v, want false", l, ex, err)
+		for range 20 {
+			if err := rl.Refund(t.Context(), "k", l); err != nil {
+				t.Fatalf("Refund under Off limit %+v: %v", l, err)
+			}
 		}
 	}
-	// Events under an Off limit left no trace for a real limit on the key.
-	if got := rateAllowN(t, rl, "k", ports.Limit{Events: 3, Window: time.Minute}, 3); got != 3 {
-		t.Fatalf("%d of 3 allowed after Off events on the key, want 3", got)
+	// Events and refunds under an Off limit left no trace for a real limit
+	// on the key: neither spent nor extra budget.
+	if got := rateAllowN(t, rl, "k", ports.Limit{Events: 3, Window: time.Minute}, 4); got != 3 {
+		t.Fatalf("%d of 4 allowed after Off events on the key, want 3", got)
 	}
 }
 
@@ -224,5 +203,115 @@ func testRateConcurrent(t *testing.T, rl ports.RateLimiter) {
 	wg.Wait()
 	if got := allowed.Load(); got != 10 {
 		t.Fatalf("50 concurrent events in a limit of 10: %d allowed, want exactly 10", got)
+	}
+}
+
+func testRateRefund(t *testing.T, rl ports.RateLimiter) {
+	l := ports.Limit{Events: 3, Window: time.Hour}
+	if got := rateAllowN(t, rl, "k", l, 3); got != 3 {
+		t.Fatalf("%d of 3 allowed", got)
+	}
+	if rateAllow(t, rl, "k", l) {
+		t.Fatal("4th event of 3 allowed")
+	}
+	rateRefund(t, rl, "k", l)
+	if !rateAllow(t, rl, "k", l) {
+		t.Fatal("refused after a Refund: the event was not given back")
+	}
+	if rateAllow(t, rl, "k", l) {
+		t.Fatal("allowed twice after one Refund")
+	}
+	// Refunding every event leaves the key as good as new.
+	for range 3 {
+		rateRefund(t, rl, "k", l)
+	}
+	if got := rateAllowN(t, rl, "k", l, 4); got != 3 {
+		t.Fatalf("after refunding all 3 events, %d of 4 allowed, want 3", got)
+	}
+}
+
+func testRateRefundBounded(t *testing.T, rl ports.RateLimiter) {
+	l := ports.Limit{Events: 3, Window: time.Hour}
+	// A key with nothing recorded has nothing to give back.
+	for range 5 {
+		rateRefund(t, rl, "fresh", l)
+	}
+	if got := rateAllowN(t, rl, "fresh", l, 5); got != 3 {
+		t.Fatalf("after 5 Refunds of a fresh key, %d of 5 allowed, want 3", got)
+	}
+	// More Refunds than events give back only what was spent.
+	rateAllow(t, rl, "spent", l)
+	for range 5 {
+		rateRefund(t, rl, "spent", l)
+	}
+	if got := rateAllowN(t, rl, "spent", l, 5); got != 3 {
+		t.Fatalf("after 1 event and 5 Refunds, %d of 5 allowed, want 3", got)
+	}
+	// A key whose events lapsed is full; a late Refund adds nothing.
+	short := ports.Limit{Events: 2, Window: time.Second}
+	rateAllowN(t, rl, "lapsed", short, 2)
+	time.Sleep(short.Window + 200*time.Millisecond) // a store with its own clock may lag a little
+	rateRefund(t, rl, "lapsed", short)
+	rateRefund(t, rl, "lapsed", short)
+	if got := rateAllowN(t, rl, "lapsed", short, 4); got != 2 {
+		t.Fatalf("after a window idle and 2 late Refunds, %d of 4 allowed, want 2", got)
+	}
+}
+
+func testRateRefundKeys(t *testing.T, rl ports.RateLimiter) {
+	l := ports.Limit{Events: 2, Window: time.Hour}
+	rateAllowN(t, rl, "login-user:alice", l, 2)
+	rateAllowN(t, rl, "login-user:bob", l, 2)
+	rateRefund(t, rl, "login-user:alice", l)
+	if rateAllow(t, rl, "login-user:bob", l) {
+		t.Fatal("a Refund of alice gave bob an event")
+	}
+	if !rateAllow(t, rl, "login-user:alice", l) {
+		t.Fatal("a Refund of alice did not give alice an event")
+	}
+}
+
+// testRateConcurrentRefunds takes and gives back events from many goroutines
+// at once: no more than the budget is ever held at one time, and once every
+// event is given back the key has its whole budget again.
+func testRateConcurrentRefunds(t *testing.T, rl ports.RateLimiter) {
+	l := ports.Limit{Events: 5, Window: time.Hour}
+	var held, peak, allowed atomic.Int64
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range 40 {
+		wg.Go(func() {
+			<-start
+			for range 5 {
+				ok, _, err := rl.Allow(t.Context(), "k", l)
+				if err != nil {
+					t.Errorf("concurrent Allow: %v", err)
+					return
+				}
+				if !ok {
+					continue
+				}
+				allowed.Add(1)
+				n := held.Add(1)
+				for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+				}
+				held.Add(-1)
+				if err := rl.Refund(t.Context(), "k", l); err != nil {
+					t.Errorf("concurrent Refund: %v", err)
+					return
+				}
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if p := peak.Load(); p > int64(l.Events) {
+		t.Fatalf("%d events held at once in a limit of %d", p, l.Events)
+	}
+	if allowed.Load() <= int64(l.Events) {
+		t.Fatalf("only %d of 200 events allowed while each was given back: Refund gave nothing back", allowed.Load())
+	}
+	if got := rateAllowN(t, rl, "k", l, l.Events+1); got != l.Events {
+		t.Fatalf("after every event was given back, %d of %d allowed, want %d", got, l.Events+1, l.Events)
 	}
 }
