@@ -117,6 +117,12 @@ func TestProblemErrorsAreBoundedSoAnAnswerStaysSmall(t *testing.T) {
 		}
 		t.Logf("request %d bytes, answer %d bytes", len(body), len(r.Body))
 	})
+	t.Run("an empty member name", func(t *testing.T) {
+		r := c.with(t).do(http.MethodPost, base+"/login", `{"": 1, "username": "a", "password": "x"}`, malformed())
+		if p := r.wantProblem(t, http.StatusUnprocessableEntity); len(p.Errors) != 1 || p.Errors[0].Field != "" {
+			t.Errorf("errors %+v, want one naming the empty member", p.Errors)
+		}
+	})
 	t.Run("huge unknown keys of characters JSON escapes", func(t *testing.T) {
 		var b strings.Builder
 		b.WriteString("{")

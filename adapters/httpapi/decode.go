@@ -101,11 +101,8 @@ func (d *decoder) decode(c *gin.Context, dst any) ([]fieldError, error) {
 		return nil, &badRequest{status: http.StatusBadRequest, detail: "request body must be a JSON object"}
 	}
 	if field, found := loneSurrogateMember(body); found {
-		bad := &badRequest{status: http.StatusBadRequest, detail: "a string is not valid Unicode"}
-		if field != "" {
-			bad.fields = []fieldError{{Field: field, Message: "contains an unpaired UTF-16 surrogate escape"}}
-		}
-		return nil, bad
+		return nil, &badRequest{status: http.StatusBadRequest, detail: "a string is not valid Unicode",
+			fields: []fieldError{{Field: field, Message: "contains an unpaired UTF-16 surrogate escape"}}}
 	}
 
 	var typeErrors, fields []fieldError
