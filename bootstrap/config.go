@@ -163,7 +163,7 @@ var settings = []setting{
 	{"HTTP_WRITE_TIMEOUT", "30s", "time to write a response", durationInto(func(c *Config) *time.Duration { return &c.WriteTimeout }, 100*time.Millisecond, 10*time.Minute)},
 	{"HTTP_IDLE_TIMEOUT", "120s", "keep-alive idle time", durationInto(func(c *Config) *time.Duration { return &c.IdleTimeout }, time.Second, time.Hour)},
 	{"METRICS_ADDR", "", "serve /metrics on this separate address instead of HTTP_ADDR (e.g. 127.0.0.1:9090)", func(c *Config, v string) error { c.MetricsAddr = v; return nil }},
-	{"HTTP_MAX_HEADER_BYTES", "16384", "largest request header block", intInto(func(c *Config) *int { return &c.MaxHeaderBytes }, 4096, 1<<20)},
+	{"HTTP_MAX_HEADER_BYTES", "16384", "largest request line and header block; larger gets 431 (the server cuts the connection beyond 1 MiB)", intInto(func(c *Config) *int { return &c.MaxHeaderBytes }, 4096, 1<<20)},
 }
 
 // ConfigError names the variable that holds a wrong value and what is allowed.

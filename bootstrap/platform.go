@@ -168,7 +168,7 @@ func newEngine(cfg Config, log *slog.Logger, guard *httpapi.Guard, metrics *http
 	if cfg.MetricsAddr == "" {
 		routes = append(routes, httpapi.NewMetricsRoutes(metrics))
 	}
-	return httpapi.NewEngine(httpapi.EngineSettings{TrustedProxies: cfg.TrustedProxies}, log, guard, metrics, routes)
+	return httpapi.NewEngine(httpapi.EngineSettings{TrustedProxies: cfg.TrustedProxies, MaxHeaderBytes: cfg.MaxHeaderBytes}, log, guard, metrics, routes)
 }
 
 // newMetrics builds the service's registry: HTTP, hashing and abuse metrics,
@@ -236,18 +236,26 @@ func newGuard(cfg Config, limiter ports.RateLimiter, metrics *httpapi.Metrics) *
 	return httpapi.NewGuard(limiter, limits, cfg.CORSOrigins, metrics)
 }
 
+// serverMaxHeaderBytes is the HTTP server's hard cut-off for a request's
+// header block: the engine refuses more than HTTP_MAX_HEADER_BYTES with a 431
+// problem; beyond this, net/http answers 431 itself and closes the connection.
+const serverMaxHeaderBytes = 1 << 20
+
 // newServer builds the HTTP server. OnStart listens and serves in a
-// goroutine; OnStop marks the instance not ready, then lets in-flight
-// requests finish within SHUTDOWN_GRACE.
+// goroutine; OnStop marks the instance not ready and ends keep-alive (each
+// connection closes after its next answer), keeps serving for
+// SHUTDOWN_DRAIN_DELAY, then lets in-flight requests finish within
+// SHUTDOWN_GRACE.
 func newServer(lc fx.Lifecycle, cfg Config, handler http.Handler, ready *httpapi.Readiness, log *slog.Logger) *http.Server {
 	srv := &http.Server{
 		Addr:              cfg.HTTPAddr,
-		Handler:           handler,
+		Handler:           ready.DrainKeepAlives(handler),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
-		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		MaxHeaderBytes:    serverMaxHeaderBytes,
+		ConnState:         httpapi.TrackConnState,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	lc.Append(fx.Hook{
@@ -258,7 +266,7 @@ func newServer(lc fx.Lifecycle, cfg Config, handler http.Handler, ready *httpapi
 			}
 			log.Info("listening", "addr", "http://"+ln.Addr().String())
 			go func() {
-				if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				if err := srv.Serve(httpapi.NewListener(ln)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 					log.Error("server stopped", "err", err)
 				}
 			}()

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -8,7 +9,9 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -70,6 +73,11 @@ func (d *decoder) decode(c *gin.Context, dst any) ([]fieldError, error) {
 	if err != nil || (mediaType != "application/json" && !strings.HasSuffix(mediaType, "+json")) {
 		return nil, &badRequest{status: http.StatusUnsupportedMediaType, detail: "Content-Type must be application/json"}
 	}
+	if !identityCoded(c.Request.Header.Values("Content-Encoding")) {
+		// RFC 9110 section 12.5.3: say which content codings are accepted.
+		c.Header("Accept-Encoding", "identity")
+		return nil, &badRequest{status: http.StatusUnsupportedMediaType, detail: "Content-Encoding is not supported: send the body uncompressed"}
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
@@ -91,6 +99,10 @@ func (d *decoder) decode(c *gin.Context, dst any) ([]fieldError, error) {
 	}
 	if raw == nil {
 		return nil, &badRequest{status: http.StatusBadRequest, detail: "request body must be a JSON object"}
+	}
+	if field, found := loneSurrogateMember(body); found {
+		return nil, &badRequest{status: http.StatusBadRequest, detail: "a string is not valid Unicode",
+			fields: []fieldError{{Field: field, Message: "contains an unpaired UTF-16 surrogate escape"}}}
 	}
 
 	var typeErrors, fields []fieldError
@@ -127,6 +139,85 @@ func (d *decoder) decode(c *gin.Context, dst any) ([]fieldError, error) {
 		}
 	}
 	return fields, nil
+}
+
+// identityCoded reports whether Content-Encoding values say the body is not
+// content-coded: none, or only "identity". The service decodes no coding, so
+// a compressed body is refused (415) rather than read as plain JSON.
+func identityCoded(values []string) bool {
+	for _, v := range values {
+		for coding := range strings.SplitSeq(v, ",") {
+			if coding = strings.TrimSpace(coding); coding != "" && !strings.EqualFold(coding, "identity") {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// loneSurrogateMember finds, in body, a JSON object, a member whose name or
+// value holds a string escape of an unpaired UTF-16 surrogate (such as
+// "\ud800" alone), which encoding/json would silently turn into U+FFFD, so
+// that two different inputs would read as one. I-JSON (RFC 7493) forbids
+// them. It returns the member's name (as decoded) and whether one was found.
+func loneSurrogateMember(body []byte) (string, bool) {
+	if !hasLoneSurrogate(body) {
+		return "", false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if _, err := dec.Token(); err != nil { // the opening brace
+		return "", true
+	}
+	for dec.More() {
+		start := dec.InputOffset()
+		name, err := dec.Token()
+		if err != nil {
+			break
+		}
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			break
+		}
+		if hasLoneSurrogate(body[start:dec.InputOffset()]) {
+			key, _ := name.(string)
+			return key, true
+		}
+	}
+	return "", true
+}
+
+// hasLoneSurrogate reports whether JSON text b, starting outside a string,
+// holds a \u escape of a surrogate that is not a high surrogate followed
+// at once by an escaped low one.
+func hasLoneSurrogate(b []byte) bool {
+	inString := false
+	for i := 0; i < len(b); i++ {
+		switch {
+		case b[i] == '"':
+			inString = !inString
+		case inString && b[i] == '\\':
+			if r := hexEscape(b, i); utf16.IsSurrogate(r) {
+				if low := hexEscape(b, i+6); r >= 0xDC00 || low < 0xDC00 || low > 0xDFFF {
+					return true // a low half first, or a high half without its low half
+				}
+				i += 6 // past the high half; the low half is checked
+			}
+			i++ // past the escaped character
+		}
+	}
+	return false
+}
+
+// hexEscape returns the code unit of the \uXXXX escape at b[i:], or -1.
+func hexEscape(b []byte, i int) rune {
+	if i+6 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
+		return -1
+	}
+	v, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 16)
+	if err != nil {
+		return -1
+	}
+	return rune(v)
 }
 
 func sortFields(f []fieldError) {

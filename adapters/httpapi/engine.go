@@ -18,6 +18,9 @@ type EngineSettings struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed; empty
 	// means the client IP is always the peer address.
 	TrustedProxies []string
+	// MaxHeaderBytes is the largest request line and header block; larger
+	// gets 431. 0 means no limit beyond the HTTP server's own.
+	MaxHeaderBytes int
 }
 
 // NewEngine builds the gin engine with the middleware every route shares and
@@ -32,7 +35,7 @@ func NewEngine(s EngineSettings, log *slog.Logger, guard *Guard, metrics *Metric
 	if err := e.SetTrustedProxies(s.TrustedProxies); err != nil {
 		return nil, err
 	}
-	e.Use(requestIDMiddleware, metrics.middleware, accessLog(log), recovery(log), securityHeaders, guard.cors)
+	e.Use(requestIDMiddleware, metrics.middleware, accessLog(log), recovery(log), securityHeaders, headerLimit(s.MaxHeaderBytes), guard.cors)
 	e.NoRoute(func(c *gin.Context) { writeProblemStatus(c, http.StatusNotFound, "no such route") })
 	e.NoMethod(func(c *gin.Context) {
 		writeProblemStatus(c, http.StatusMethodNotAllowed, "method not allowed on this route")

@@ -23,6 +23,9 @@ const (
 	bearerRouteKey = "httpapi.bearer"
 	requestIDKey   = "httpapi.request_id"
 	loggerKey      = "httpapi.logger"
+	// plannedKey marks a 5xx answer the service meant to give (503 while
+	// draining): logged at info, not as a failure.
+	plannedKey = "httpapi.planned"
 )
 
 // logger returns the engine's logger, kept in the context by accessLog.
@@ -128,7 +131,7 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 			route = "unmatched"
 		}
 		level := slog.LevelInfo
-		if c.Writer.Status() >= 500 {
+		if c.Writer.Status() >= 500 && !c.GetBool(plannedKey) {
 			level = slog.LevelError
 		}
 		log.LogAttrs(c.Request.Context(), level, "request",

@@ -22,6 +22,21 @@ func NewReadiness(ping func(context.Context) error) *Readiness { return &Readine
 // Drain makes /readyz answer 503 from now on; called when shutdown starts.
 func (r *Readiness) Drain() { r.draining.Store(true) }
 
+// DrainKeepAlives wraps the server's handler: once Drain has been called,
+// every answer carries "Connection: close", so net/http closes each
+// keep-alive connection right after its next answer and none is left idle
+// when the listener closes. Unlike http.Server.SetKeepAlivesEnabled(false),
+// it does not close idle connections at once, which would reset a request
+// a client is writing on one at that moment.
+func (r *Readiness) DrainKeepAlives(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if r.draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, req)
+	})
+}
+
 // OpsRoutes serves /healthz, /readyz and /.well-known/jwks.json.
 type OpsRoutes struct {
 	ready *Readiness
@@ -50,6 +65,9 @@ func (o *OpsRoutes) Register(r gin.IRouter) {
 func (o *OpsRoutes) readyz(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
 	if o.ready.draining.Load() {
+		// A planned drain, logged once when it starts: not a failure to log
+		// again on every probe.
+		c.Set(plannedKey, true)
 		writeProblemStatus(c, http.StatusServiceUnavailable, "shutting down")
 		return
 	}

@@ -1,11 +1,13 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -22,6 +24,34 @@ type problem struct {
 	Instance  string       `json:"instance,omitempty"`
 	RequestID string       `json:"request_id,omitempty"`
 	Errors    []fieldError `json:"errors,omitempty"`
+	// ErrorsOmitted counts the entries left out of Errors beyond maxErrors.
+	ErrorsOmitted int `json:"errors_omitted,omitempty"`
+}
+
+// A problem lists at most maxErrors field errors and echoes at most
+// maxFieldBytes of a field name, so that a body of thousands of unknown or
+// huge keys does not get an answer larger than itself.
+const (
+	maxErrors     = 20
+	maxFieldBytes = 100
+)
+
+// bounded returns the first maxErrors of fields, with long names cut, and
+// how many were left out.
+func bounded(fields []fieldError) ([]fieldError, int) {
+	omitted := max(len(fields)-maxErrors, 0)
+	out := make([]fieldError, 0, len(fields)-omitted)
+	for _, f := range fields[:len(fields)-omitted] {
+		if len(f.Field) > maxFieldBytes {
+			cut := maxFieldBytes
+			for cut > 0 && !utf8.RuneStart(f.Field[cut]) {
+				cut--
+			}
+			f.Field = f.Field[:cut] + "…"
+		}
+		out = append(out, f)
+	}
+	return out, omitted
 }
 
 // fieldError names one failing field of a request body.
@@ -104,14 +134,21 @@ func writeProblem(c *gin.Context, err error) {
 	case http.StatusServiceUnavailable:
 		c.Header("Retry-After", retryAfterSeconds)
 	}
-	if p.Status >= 500 {
+	if p.Status >= 500 && !c.GetBool(plannedKey) {
 		// The chain goes to the log only; adapters keep secrets out of errors.
 		logger(c).ErrorContext(c.Request.Context(), "request failed", "status", p.Status, "err", err.Error())
 	}
 	p.Title = http.StatusText(p.Status)
 	p.Instance = c.Request.URL.Path
 	p.RequestID = requestID(c)
-	body, _ := json.Marshal(p)
+	if len(p.Errors) > 0 {
+		p.Errors, p.ErrorsOmitted = bounded(p.Errors)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // "<" in an echoed field name stays one byte
+	_ = enc.Encode(p)
+	body := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	c.Header("Cache-Control", "no-store")
 	c.Data(p.Status, "application/problem+json", body)
 	c.Abort()
