@@ -3,6 +3,7 @@ package httpapi
 import (
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 )
@@ -18,6 +19,10 @@ type EngineSettings struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed; empty
 	// means the client IP is always the peer address.
 	TrustedProxies []string
+	// DependencyDeadline bounds the work each request asks of the database,
+	// the hashing slots and Redis, counted from the request's arrival; when it
+	// passes, the request answers 503. 0 sets no deadline.
+	DependencyDeadline time.Duration
 }
 
 // NewEngine builds the gin engine with the middleware every route shares and
@@ -32,7 +37,7 @@ func NewEngine(s EngineSettings, log *slog.Logger, guard *Guard, metrics *Metric
 	if err := e.SetTrustedProxies(s.TrustedProxies); err != nil {
 		return nil, err
 	}
-	e.Use(requestIDMiddleware, metrics.middleware, accessLog(log), recovery(log), securityHeaders, guard.cors)
+	e.Use(requestIDMiddleware, deadline(s.DependencyDeadline), metrics.middleware, accessLog(log), recovery(log), securityHeaders, guard.cors)
 	e.NoRoute(func(c *gin.Context) { writeProblemStatus(c, http.StatusNotFound, "no such route") })
 	e.NoMethod(func(c *gin.Context) {
 		writeProblemStatus(c, http.StatusMethodNotAllowed, "method not allowed on this route")

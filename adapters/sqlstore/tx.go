@@ -49,11 +49,20 @@ func conn(ctx context.Context, base *gorm.DB) *gorm.DB {
 }
 
 // inTx runs fn in a transaction on conn(ctx, base): a new one, or a savepoint
-// inside the one ctx carries. fn's own error is returned untouched; a failure
-// to begin, commit or roll back is translated.
+// inside the one ctx carries. A new transaction of a context with a deadline
+// is fenced on PostgreSQL (fenceTx): the server refuses to commit it after
+// the deadline. fn's own error is returned untouched; a failure to begin,
+// fence, commit or roll back is translated.
 func inTx(ctx context.Context, base *gorm.DB, fn func(ctx context.Context) error) error {
+	_, nested := ctx.Value(txKey{}).(*gorm.DB)
 	var fnErr error
 	err := conn(ctx, base).Transaction(func(tx *gorm.DB) error {
+		if !nested {
+			if err := fenceTx(ctx, tx); err != nil {
+				fnErr = err
+				return err
+			}
+		}
 		fnErr = fn(context.WithValue(ctx, txKey{}, tx))
 		return fnErr
 	})
@@ -61,4 +70,17 @@ func inTx(ctx context.Context, base *gorm.DB, fn func(ctx context.Context) error
 		return fnErr
 	}
 	return translate(err)
+}
+
+// inWriteTx runs fn, which writes, where the fence can guard it: in the
+// transaction ctx carries, or, when ctx carries none but has a deadline on
+// PostgreSQL, in a new fenced transaction. Otherwise (SQLite, no deadline) fn
+// runs on its own, as one statement commits by itself.
+func inWriteTx(ctx context.Context, base *gorm.DB, fn func(ctx context.Context) error) error {
+	_, inside := ctx.Value(txKey{}).(*gorm.DB)
+	_, hasDeadline := ctx.Deadline()
+	if inside || !hasDeadline || fenceOf(base) == nil {
+		return fn(ctx)
+	}
+	return inTx(ctx, base, fn)
 }
