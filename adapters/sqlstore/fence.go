@@ -31,15 +31,18 @@ import (
 // clock_timestamp() at server time s and received at local time r gives
 // s - r, which is never more than the true offset (the stamp was taken
 // before the reply arrived), so a fence computed with it fires no later
-// than the local deadline; it errs early by at most the round trip.
-// fenceMargin more leaves time for the COMMIT's answer to come back.
+// than the local deadline; it errs early by at most the round trip. The
+// fence is set earlier still by fenceMargin, or by the last round trip if
+// that was longer, to leave the COMMIT's answer time to come back.
 //
 // One case remains that no fence closes: a COMMIT that passed the fence and
-// whose answer is lost in a stall that starts within those last
-// fenceMargin. SQLite needs no fence: there is no network between the
+// whose answer then takes longer than that margin to come back (a stall
+// that starts in that instant, or latency that grew since the last round
+// trip). SQLite needs no fence: there is no network between the
 // service and its file, and a transaction whose context ends rolls back in
 // the process.
 const (
+	// fenceMargin is the least time the fence leaves before the deadline.
 	fenceMargin = 50 * time.Millisecond
 	// clockSampleTTL is how long an estimate of the server's clock is used
 	// before it is measured again, so a clock stepped on either host is
@@ -56,10 +59,11 @@ const (
 // built on one handle share it; SQLite handles have none. Safe for
 // concurrent use.
 type writeFence struct {
-	mu     sync.Mutex
-	offset time.Duration // server clock minus local clock, never more than the truth
-	rtt    time.Duration // round trip of the sample offset came from: its largest error
-	at     time.Time     // when that sample arrived; zero when there is none
+	mu      sync.Mutex
+	offset  time.Duration // server clock minus local clock, never more than the truth
+	rtt     time.Duration // round trip of the sample offset came from: its largest error
+	at      time.Time     // when that sample arrived; zero when there is none
+	lastRTT time.Duration // round trip of the latest sample, whichever was kept
 }
 
 func newWriteFence() *writeFence { return &writeFence{} }
@@ -86,16 +90,16 @@ func writeDeadline(ctx context.Context, db *gorm.DB) (time.Time, bool, error) {
 	if f == nil || !ok {
 		return time.Time{}, false, nil
 	}
-	offset, fresh := f.estimate(time.Now())
+	offset, margin, fresh := f.estimate(time.Now())
 	if !fresh {
 		sent := time.Now()
 		var server time.Time
 		if err := db.WithContext(ctx).Raw("SELECT clock_timestamp()").Row().Scan(&server); err != nil {
 			return time.Time{}, false, translate(err)
 		}
-		offset = f.observe(sent, time.Now(), server)
+		offset, margin = f.observe(sent, time.Now(), server)
 	}
-	return deadline.Add(offset - fenceMargin).UTC(), true, nil
+	return deadline.Add(offset - margin).UTC(), true, nil
 }
 
 // fenceTx sets the write deadline of ctx on tx, a new transaction, when
@@ -126,23 +130,26 @@ func errFenced(what string) error {
 	return fmt.Errorf("%w: sqlstore: %s refused: the request's deadline passed before it reached the database", ports.ErrUnavailable, what)
 }
 
-// estimate returns the current offset and whether it is fresh enough to use.
-func (f *writeFence) estimate(now time.Time) (time.Duration, bool) {
+// estimate returns the current offset, the margin to keep before the
+// deadline, and whether they are fresh enough to use.
+func (f *writeFence) estimate(now time.Time) (offset, margin time.Duration, fresh bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.offset, !f.at.IsZero() && now.Sub(f.at) <= clockSampleTTL
+	return f.offset, max(fenceMargin, f.lastRTT), !f.at.IsZero() && now.Sub(f.at) <= clockSampleTTL
 }
 
 // observe takes one sample: a query sent at local time sent, answered with
 // the server's clock_timestamp() server, received at local time received.
-// The sample replaces the estimate when the estimate is stale or the sample
-// is at least as precise (no longer a round trip). It returns the estimate.
-func (f *writeFence) observe(sent, received, server time.Time) time.Duration {
-	offset, rtt := server.Sub(received), received.Sub(sent)
+// The sample replaces the offset estimate when that is stale or the sample
+// is at least as precise (no longer a round trip); its round trip is the
+// margin's from now on either way. It returns the new offset and margin.
+func (f *writeFence) observe(sent, received, server time.Time) (offset, margin time.Duration) {
+	sample, rtt := server.Sub(received), received.Sub(sent)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.at.IsZero() || received.Sub(f.at) > clockSampleTTL || rtt <= f.rtt {
-		f.offset, f.rtt, f.at = offset, rtt, received
+		f.offset, f.rtt, f.at = sample, rtt, received
 	}
-	return f.offset
+	f.lastRTT = rtt
+	return f.offset, max(fenceMargin, rtt)
 }

@@ -36,12 +36,21 @@ const defaultConnectTimeout = 5 * time.Second
 // network broke) instead of holding locks for as long as the stall lasts.
 var serverTimeouts = []string{"statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout"}
 
-// openPostgres builds the database/sql pool for databaseURL with pgx: its
-// own dialer (keepalive and user timeout), a connect timeout, and
-// queryTimeout as the server-side timeouts unless the URL sets them. The
-// pool does not connect yet. The error names DATABASE_URL and, as pgx's
-// does, never repeats a password.
+// openPostgres builds the database/sql pool for databaseURL with pgx and
+// postgresConfig. The pool does not connect yet.
 func openPostgres(databaseURL string, queryTimeout time.Duration) (*sql.DB, error) {
+	cfg, err := postgresConfig(databaseURL, queryTimeout)
+	if err != nil {
+		return nil, err
+	}
+	return stdlib.OpenDB(*cfg), nil
+}
+
+// postgresConfig parses databaseURL and adds the service's connection
+// settings: its own dialer (keepalive and user timeout), a connect timeout,
+// and queryTimeout as the server-side timeouts, each unless the URL sets it.
+// The error names DATABASE_URL and, as pgx's does, never repeats a password.
+func postgresConfig(databaseURL string, queryTimeout time.Duration) (*pgx.ConnConfig, error) {
 	cfg, err := pgx.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: DATABASE_URL is not a valid PostgreSQL URL: %w", err)
@@ -49,16 +58,7 @@ func openPostgres(databaseURL string, queryTimeout time.Duration) (*sql.DB, erro
 	if cfg.ConnectTimeout == 0 {
 		cfg.ConnectTimeout = defaultConnectTimeout
 	}
-	dialer := &net.Dialer{
-		KeepAliveConfig: net.KeepAliveConfig{
-			Enable:   true,
-			Idle:     keepAliveIdle,
-			Interval: keepAliveInterval,
-			Count:    keepAliveCount,
-		},
-		Control: setUserTimeout,
-	}
-	cfg.DialFunc = dialer.DialContext
+	cfg.DialFunc = newDialer().DialContext
 	if queryTimeout > 0 {
 		ms := strconv.FormatInt(queryTimeout.Milliseconds(), 10)
 		for _, name := range serverTimeouts {
@@ -67,5 +67,19 @@ func openPostgres(databaseURL string, queryTimeout time.Duration) (*sql.DB, erro
 			}
 		}
 	}
-	return stdlib.OpenDB(*cfg), nil
+	return cfg, nil
+}
+
+// newDialer is the dialer of PostgreSQL connections: TCP keepalive probes
+// after keepAliveIdle and, on Linux, TCP_USER_TIMEOUT.
+func newDialer() *net.Dialer {
+	return &net.Dialer{
+		KeepAliveConfig: net.KeepAliveConfig{
+			Enable:   true,
+			Idle:     keepAliveIdle,
+			Interval: keepAliveInterval,
+			Count:    keepAliveCount,
+		},
+		Control: setUserTimeout,
+	}
 }
