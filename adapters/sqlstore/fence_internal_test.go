@@ -174,8 +174,10 @@ func TestFencedWritesArePassedOverAfterTheDeadline(t *testing.T) {
 	next := user.RefreshToken{ID: user.TokenID(uuid.New()), IssuedAt: fenceT0.Add(time.Minute), ExpiresAt: fenceT0.Add(time.Hour)}
 	now := fenceT0.Add(time.Minute)
 	writes := map[string]func() error{
-		"Users.Add":             func() error { return users.Add(ctx, late) },
-		"Transactor.Atomically": func() error { return tx.Atomically(ctx, func(ctx context.Context) error { return users.Add(ctx, late) }) },
+		"Users.Add": func() error { return users.Add(ctx, late) },
+		"Transactor.Atomically": func() error {
+			return tx.Atomically(ctx, func(ctx context.Context) error { return users.Add(ctx, late) })
+		},
 		"Users.Update": func() error {
 			return users.Update(ctx, u.ID(), func(u *user.User) error {
 				u.SetPasswordHash(user.NewPasswordHash("changed"), now)
