@@ -549,3 +549,45 @@ func TestLockWaitAnswers503AndChangesNothing(t *testing.T) {
 	}
 	c.do(http.MethodPatch, base, map[string]any{"full_name": "Now Stored"}, bearer(s.access)).wantStatus(t, http.StatusOK)
 }
+
+// TestLockWaitEndsOnTheServerWhenTheClientIsCutOff is the lock wait of
+// TestLockWaitAnswers503AndChangesNothing with the network stalled once the
+// PATCH waits for the row: the client's cancel request cannot reach the
+// server then, so only the server's own lock and statement timeouts end the
+// wait, while the lock is still held and the stall goes on.
+func TestLockWaitEndsOnTheServerWhenTheClientIsCutOff(t *testing.T) {
+	c, p := newFaultyApp(t, nil)
+	s := c.signup("Stuck")
+	db := appDB(t, c)
+	lock, err := db.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Rollback(context.Background())
+	if _, err := lock.Exec(t.Context(), "SELECT 1 FROM users WHERE username_key = 'stuck' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+
+	answer := make(chan timed, 1)
+	go func() {
+		answer <- c.sendTimed("patch", http.MethodPatch, base, map[string]any{"full_name": "Never Stored"}, bearer(s.access))
+	}()
+	watcher := appDB(t, c)
+	waiting := func() bool {
+		return count(t, watcher, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'") > 0
+	}
+	eventually(t, faultBound, "the PATCH to wait for the row lock", waiting)
+	p.Stall()
+	if a := <-answer; a.check(t, http.StatusOK) {
+		t.Fatal("the PATCH succeeded while the row was locked")
+	}
+	eventually(t, faultBound, "the server to end the lock wait of a client it cannot hear", func() bool { return !waiting() })
+	p.Resume()
+	if err := lock.Rollback(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	wantRecovered(t, c, nil)
+	if me := c.me(s.access); me.FullName != nil {
+		t.Errorf("the PATCH answered 503 was stored: %v", me)
+	}
+}
