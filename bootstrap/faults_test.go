@@ -591,3 +591,32 @@ func TestLockWaitEndsOnTheServerWhenTheClientIsCutOff(t *testing.T) {
 		t.Errorf("the PATCH answered 503 was stored: %v", me)
 	}
 }
+
+func TestDBQueryTimeoutSetting(t *testing.T) {
+	if d := bootstrap.Defaults().DBQueryTimeout; d != 2*time.Second {
+		t.Errorf("default DB_QUERY_TIMEOUT %s, want 2s", d)
+	}
+	for value, ok := range map[string]bool{"100ms": true, "750ms": true, "1m": true, "50ms": false, "2m": false, "0": false, "soon": false} {
+		cfg, err := bootstrap.Load(func(name string) (string, bool) {
+			if name == "DB_QUERY_TIMEOUT" {
+				return value, true
+			}
+			return "", false
+		})
+		if ok && (err != nil || cfg.DBQueryTimeout.String() != mustDuration(t, value).String()) {
+			t.Errorf("DB_QUERY_TIMEOUT=%s: %v, %s", value, err, cfg.DBQueryTimeout)
+		}
+		if !ok && err == nil {
+			t.Errorf("DB_QUERY_TIMEOUT=%s accepted, want a configuration error", value)
+		}
+	}
+}
+
+func mustDuration(t *testing.T, s string) time.Duration {
+	t.Helper()
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
