@@ -37,7 +37,7 @@ func NewEngine(s EngineSettings, log *slog.Logger, guard *Guard, metrics *Metric
 	if err := e.SetTrustedProxies(s.TrustedProxies); err != nil {
 		return nil, err
 	}
-	e.Use(requestIDMiddleware, deadline(s.DependencyDeadline), metrics.middleware, accessLog(log), recovery(log), securityHeaders, guard.cors)
+	e.Use(requestIDMiddleware, dependencyDeadline(s.DependencyDeadline), metrics.middleware, accessLog(log), recovery(log), securityHeaders, guard.cors)
 	e.NoRoute(func(c *gin.Context) { writeProblemStatus(c, http.StatusNotFound, "no such route") })
 	e.NoMethod(func(c *gin.Context) {
 		writeProblemStatus(c, http.StatusMethodNotAllowed, "method not allowed on this route")

@@ -31,7 +31,9 @@ func NewTransactor(db *gorm.DB) *Transactor { return &Transactor{db: db} }
 // fn must not use its context from several goroutines at once, and must not
 // run slow work (password hashing) while the transaction is open. Failing to
 // begin or commit returns an error wrapping ports.ErrUnavailable when the
-// database cannot be reached.
+// database cannot be reached or ctx's deadline passes; on PostgreSQL the
+// server itself refuses to commit after that deadline, so such a failure
+// never leaves fn's writes stored, however late the COMMIT reaches it.
 func (t *Transactor) Atomically(ctx context.Context, fn func(ctx context.Context) error) error {
 	return inTx(ctx, t.db, fn)
 }
