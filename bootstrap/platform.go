@@ -79,7 +79,7 @@ func newLogger(cfg Config, out io.Writer) *slog.Logger {
 // migration (an index build may rightly take minutes), so migrations run on
 // a pool of their own, opened without them and closed afterwards.
 func newDatabase(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*gorm.DB, *sql.DB, error) {
-	opts := sqlstore.Options{
+	db, dialect, err := sqlstore.Open(context.Background(), sqlstore.Options{
 		DatabaseURL:     cfg.DatabaseURL,
 		DataDir:         cfg.DataDir,
 		MaxOpenConns:    cfg.DBMaxOpenConns,
@@ -87,8 +87,7 @@ func newDatabase(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*gorm.DB, *sql.
 		ConnMaxLifetime: cfg.DBConnMaxLifetime,
 		QueryTimeout:    cfg.DBQueryTimeout,
 		Logger:          log,
-	}
-	db, dialect, err := sqlstore.Open(context.Background(), opts)
+	})
 	if err != nil {
 		return nil, nil, err
 	}

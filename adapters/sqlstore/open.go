@@ -75,14 +75,15 @@ type Options struct {
 // ports.ErrUnavailable) until it answers. Its connections notice a dead or
 // stalled peer (TCP keepalive and, on Linux, TCP_USER_TIMEOUT), give up
 // connecting after 5 s unless DatabaseURL sets connect_timeout, and carry
-// the server-side timeouts of QueryTimeout, and the stores' writes under a
+// the server-side timeouts of QueryTimeout; the stores' writes under a
 // context deadline are fenced: the server refuses to commit them once the
-// deadline has passed. With SQLite, Open
-// creates DataDir and the file, and sets on every connection WAL
-// journaling, foreign keys on, a busy timeout of 5 s (or QueryTimeout, if
-// shorter) and BEGIN IMMEDIATE transactions, so concurrent writers queue
-// instead of failing with "database is locked"; it fails if the file cannot
-// be opened or WAL cannot be enabled.
+// deadline has passed.
+//
+// With SQLite, Open creates DataDir and the file, and sets on every
+// connection WAL journaling, foreign keys on, a busy timeout of 5 s (or
+// QueryTimeout, if shorter) and BEGIN IMMEDIATE transactions, so concurrent
+// writers queue instead of failing with "database is locked"; it fails if
+// the file cannot be opened or WAL cannot be enabled.
 //
 // Open fails when DatabaseURL has another scheme or is not a valid URL; the
 // error names DATABASE_URL and never repeats a password.
