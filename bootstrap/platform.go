@@ -73,6 +73,11 @@ func newLogger(cfg Config, out io.Writer) *slog.Logger {
 // newDatabase opens the store DATABASE_URL names and provides it both as GORM
 // (for the stores) and as its *sql.DB pool (for pings and pool metrics). On
 // start it pings and, if configured, migrates; on stop it closes the pool.
+//
+// The pool's connections carry DB_QUERY_TIMEOUT as server-side statement,
+// lock and idle-transaction timeouts, which suit requests but not a
+// migration (an index build may rightly take minutes), so migrations run on
+// a pool of their own, opened without them and closed afterwards.
 func newDatabase(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*gorm.DB, *sql.DB, error) {
 	db, dialect, err := sqlstore.Open(context.Background(), sqlstore.Options{
 		DatabaseURL:     cfg.DatabaseURL,
@@ -80,6 +85,7 @@ func newDatabase(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*gorm.DB, *sql.
 		MaxOpenConns:    cfg.DBMaxOpenConns,
 		MaxIdleConns:    cfg.DBMaxIdleConns,
 		ConnMaxLifetime: cfg.DBConnMaxLifetime,
+		QueryTimeout:    cfg.DBQueryTimeout,
 		Logger:          log,
 	})
 	if err != nil {
@@ -95,7 +101,7 @@ func newDatabase(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*gorm.DB, *sql.
 				return fmt.Errorf("database unreachable: %w", err)
 			}
 			if cfg.MigrateOnStart {
-				if err := sqlstore.Migrate(ctx, sqlDB, dialect, "up"); err != nil {
+				if err := migrateUp(ctx, sqlstore.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, MaxOpenConns: 1, Logger: log}); err != nil {
 					return fmt.Errorf("migrate: %w", err)
 				}
 			}
@@ -105,6 +111,20 @@ func newDatabase(lc fx.Lifecycle, cfg Config, log *slog.Logger) (*gorm.DB, *sql.
 		OnStop: func(context.Context) error { return sqlDB.Close() },
 	})
 	return db, sqlDB, nil
+}
+
+// migrateUp applies pending migrations on a pool of its own, opened with o.
+func migrateUp(ctx context.Context, o sqlstore.Options) error {
+	db, dialect, err := sqlstore.Open(ctx, o)
+	if err != nil {
+		return err
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return err
+	}
+	defer sqlDB.Close()
+	return sqlstore.Migrate(ctx, sqlDB, dialect, "up")
 }
 
 // newKeyring loads the configured signing keys, or outside production makes
@@ -158,7 +178,17 @@ func newPasswordPolicy(cfg Config) user.PasswordPolicy {
 	return user.ContractPolicy(passwords.IsCommon)
 }
 
-func newReadiness(sqlDB *sql.DB) *httpapi.Readiness { return httpapi.NewReadiness(sqlDB.PingContext) }
+// readinessTimeout bounds /readyz's database ping, so that a stalled
+// database makes the probe fail quickly rather than at DB_QUERY_TIMEOUT.
+const readinessTimeout = time.Second
+
+func newReadiness(sqlDB *sql.DB) *httpapi.Readiness {
+	return httpapi.NewReadiness(func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, readinessTimeout)
+		defer cancel()
+		return sqlDB.PingContext(ctx)
+	})
+}
 
 func newOpsRoutes(ready *httpapi.Readiness, keys *tokens.Keyring) *httpapi.OpsRoutes {
 	return httpapi.NewOpsRoutes(ready, keys.JWKS())
@@ -168,7 +198,11 @@ func newEngine(cfg Config, log *slog.Logger, guard *httpapi.Guard, metrics *http
 	if cfg.MetricsAddr == "" {
 		routes = append(routes, httpapi.NewMetricsRoutes(metrics))
 	}
-	return httpapi.NewEngine(httpapi.EngineSettings{TrustedProxies: cfg.TrustedProxies, MaxHeaderBytes: cfg.MaxHeaderBytes}, log, guard, metrics, routes)
+	return httpapi.NewEngine(httpapi.EngineSettings{
+		TrustedProxies:     cfg.TrustedProxies,
+		MaxHeaderBytes:     cfg.MaxHeaderBytes,
+		DependencyDeadline: cfg.DBQueryTimeout,
+	}, log, guard, metrics, routes)
 }
 
 // newMetrics builds the service's registry: HTTP, hashing and abuse metrics,

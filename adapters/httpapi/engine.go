@@ -3,6 +3,7 @@ package httpapi
 import (
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 )
@@ -21,6 +22,10 @@ type EngineSettings struct {
 	// MaxHeaderBytes is the largest request line and header block; larger
 	// gets 431. 0 means no limit beyond the HTTP server's own.
 	MaxHeaderBytes int
+	// DependencyDeadline bounds the work each request asks of the database,
+	// the hashing slots and Redis, counted from the request's arrival; when it
+	// passes, the request answers 503. 0 sets no deadline.
+	DependencyDeadline time.Duration
 }
 
 // NewEngine builds the gin engine with the middleware every route shares and
@@ -35,7 +40,7 @@ func NewEngine(s EngineSettings, log *slog.Logger, guard *Guard, metrics *Metric
 	if err := e.SetTrustedProxies(s.TrustedProxies); err != nil {
 		return nil, err
 	}
-	e.Use(requestIDMiddleware, metrics.middleware, accessLog(log), recovery(log), securityHeaders, headerLimit(s.MaxHeaderBytes), guard.cors)
+	e.Use(requestIDMiddleware, dependencyDeadline(s.DependencyDeadline), metrics.middleware, accessLog(log), recovery(log), securityHeaders, headerLimit(s.MaxHeaderBytes), guard.cors)
 	e.NoRoute(func(c *gin.Context) { writeProblemStatus(c, http.StatusNotFound, "no such route") })
 	e.NoMethod(func(c *gin.Context) {
 		writeProblemStatus(c, http.StatusMethodNotAllowed, "method not allowed on this route")

@@ -13,6 +13,6 @@
 // SQL text or bound value is ever logged.
 //
 // It may import domain packages, ports, migrations, the standard library, GORM
-// and its drivers, pgx and goose; never application, bootstrap or a sibling
-// adapter.
+// and its drivers, pgx, goose and golang.org/x/sys/unix (socket options);
+// never application, bootstrap or a sibling adapter.
 package sqlstore

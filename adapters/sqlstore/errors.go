@@ -75,12 +75,17 @@ func isForeignKeyViolation(err error) bool {
 	return false
 }
 
-// isConnectivity reports a failure to reach or keep the database: refused or
-// dropped connections, timeouts, a closed pool, a server shutting down or out
-// of connections, and an SQLite lock not obtained within the busy timeout.
+// isConnectivity reports a failure to reach or keep the database in time:
+// refused or dropped connections, timeouts, a closed pool, a server shutting
+// down or out of connections, an SQLite lock not obtained within the busy
+// timeout, and everything a passed deadline produces: the context's error, a
+// transaction that database/sql rolled back when its context ended, the
+// server's statement, lock and idle-transaction timeouts, an interrupted
+// SQLite statement, and the write fence's refusal.
 func isConnectivity(err error) bool {
 	if errors.Is(err, driver.ErrBadConn) ||
 		errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, sql.ErrTxDone) ||
 		errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNREFUSED) ||
@@ -100,15 +105,18 @@ func isConnectivity(err error) bool {
 	if errors.As(err, &pgErr) {
 		// Class 08: connection exception; 53: insufficient resources (too many
 		// connections, out of memory or disk); 57P01-57P05: the server is
-		// shutting down, starting up or idle-terminated the session.
+		// shutting down, starting up or idle-terminated the session; 57014:
+		// statement_timeout or a cancel; 55P03: lock_timeout; 25P03:
+		// idle_in_transaction_session_timeout; and the write fence.
 		c := pgErr.Code
 		return strings.HasPrefix(c, "08") || strings.HasPrefix(c, "53") ||
-			c == "57P01" || c == "57P02" || c == "57P03" || c == "57P05"
+			c == "57P01" || c == "57P02" || c == "57P03" || c == "57P05" ||
+			c == "57014" || c == "55P03" || c == "25P03" || c == errCodeWriteDeadline
 	}
 	var sqliteErr *gosqlite.Error
 	if errors.As(err, &sqliteErr) {
 		code := sqliteErr.Code() & 0xff
-		return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
+		return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED || code == sqlite3.SQLITE_INTERRUPT
 	}
 	msg := err.Error()
 	return strings.Contains(msg, "sql: database is closed") ||

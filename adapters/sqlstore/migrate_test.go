@@ -46,8 +46,8 @@ func testMigrateRoundTrip(t *testing.T, o sqlstore.Options) {
 		if err != nil {
 			t.Fatalf("%s: MigrationStatus: %v", step, err)
 		}
-		if len(st) != 2 {
-			t.Fatalf("%s: %d migrations listed, want 2:\n%s", step, len(st), st)
+		if len(st) != 3 {
+			t.Fatalf("%s: %d migrations listed, want 3:\n%s", step, len(st), st)
 		}
 		if got := len(st) - st.Pending(); got != want {
 			t.Fatalf("%s: %d applied, want %d:\n%s", step, got, want, st)
@@ -79,19 +79,21 @@ func testMigrateRoundTrip(t *testing.T, o sqlstore.Options) {
 
 	wantApplied("fresh", 0)
 	migrate("up")
-	wantApplied("after up", 2)
+	wantApplied("after up", 3)
 	if !tableExists("users") || !tableExists("sessions") {
 		t.Fatal("tables missing after up")
 	}
 	migrate("up") // nothing pending: no error, no change
-	wantApplied("after second up", 2)
+	wantApplied("after second up", 3)
+	migrate("down") // the write fence
+	wantApplied("after one down", 2)
 	migrate("down")
-	wantApplied("after one down", 1)
+	wantApplied("after two downs", 1)
 	if !tableExists("users") || tableExists("sessions") {
-		t.Fatal("one down must drop sessions only")
+		t.Fatal("the second down must drop sessions only")
 	}
 	migrate("down")
-	wantApplied("after two downs", 0)
+	wantApplied("after three downs", 0)
 	if tableExists("users") {
 		t.Fatal("users remains after rolling everything back")
 	}
@@ -99,13 +101,13 @@ func testMigrateRoundTrip(t *testing.T, o sqlstore.Options) {
 		t.Error("Migrate down with nothing applied succeeded, want an error")
 	}
 	migrate("up")
-	wantApplied("after up again", 2)
+	wantApplied("after up again", 3)
 
 	if err := sqlstore.Migrate(ctx, sqlDB, dialect, "sideways"); err == nil || !strings.Contains(err.Error(), "sideways") {
 		t.Errorf("Migrate(unknown command) = %v, want an error naming it", err)
 	}
 	st, _ := sqlstore.MigrationStatus(ctx, sqlDB, dialect)
-	if s := st.String(); !strings.Contains(s, "00001_users.sql") || !strings.Contains(s, "00002_sessions.sql") || strings.Contains(s, "pending") {
+	if s := st.String(); !strings.Contains(s, "00001_users.sql") || !strings.Contains(s, "00002_sessions.sql") || !strings.Contains(s, "00003_write_deadline.sql") || strings.Contains(s, "pending") {
 		t.Errorf("Status.String() =\n%s", s)
 	}
 	checkSchemaRefusesBadRows(t, sqlDB, dialect)

@@ -34,7 +34,8 @@ const SQLiteFile = "usersvc.db"
 
 // sqliteBusyTimeout is how long an SQLite connection waits for another
 // writer's lock before failing with SQLITE_BUSY (translated to
-// ports.ErrUnavailable).
+// ports.ErrUnavailable), unless Options.QueryTimeout is shorter: SQLite's
+// busy wait does not end with the context.
 const sqliteBusyTimeout = 5 * time.Second
 
 // slowQuery is the duration above which a statement is logged, without its
@@ -54,6 +55,13 @@ type Options struct {
 	MaxOpenConns    int
 	MaxIdleConns    int
 	ConnMaxLifetime time.Duration
+	// QueryTimeout is DB_QUERY_TIMEOUT, the deadline of one request's
+	// database work. On PostgreSQL it becomes each connection's
+	// statement_timeout, lock_timeout and idle_in_transaction_session_timeout
+	// (unless DatabaseURL sets them), so that the server lets go of a
+	// statement, a lock wait or a transaction whose client gave up; on
+	// SQLite it caps the busy timeout. Zero sets none of these (migrations).
+	QueryTimeout time.Duration
 	// Logger receives GORM's own warnings and slow-statement reports, never
 	// SQL text or bound values. Nil discards them.
 	Logger *slog.Logger
@@ -64,11 +72,18 @@ type Options struct {
 //
 // With PostgreSQL, Open does not connect: a server that is down at start is
 // not an error here, and the caller pings (or the first query fails with
-// ports.ErrUnavailable) until it answers. With SQLite, Open creates DataDir
-// and the file, and sets on every connection WAL journaling, foreign keys on,
-// a busy timeout of 5 s and BEGIN IMMEDIATE transactions, so concurrent
-// writers queue instead of failing with "database is locked"; it fails if the
-// file cannot be opened or WAL cannot be enabled.
+// ports.ErrUnavailable) until it answers. Its connections notice a dead or
+// stalled peer (TCP keepalive and, on Linux, TCP_USER_TIMEOUT), give up
+// connecting after 5 s unless DatabaseURL sets connect_timeout, and carry
+// the server-side timeouts of QueryTimeout; the stores' writes under a
+// context deadline are fenced: the server refuses to commit them once the
+// deadline has passed.
+//
+// With SQLite, Open creates DataDir and the file, and sets on every
+// connection WAL journaling, foreign keys on, a busy timeout of 5 s (or
+// QueryTimeout, if shorter) and BEGIN IMMEDIATE transactions, so concurrent
+// writers queue instead of failing with "database is locked"; it fails if
+// the file cannot be opened or WAL cannot be enabled.
 //
 // Open fails when DatabaseURL has another scheme or is not a valid URL; the
 // error names DATABASE_URL and never repeats a password.
@@ -86,13 +101,21 @@ func Open(ctx context.Context, o Options) (*gorm.DB, Dialect, error) {
 	)
 	switch scheme := urlScheme(o.DatabaseURL); {
 	case o.DatabaseURL == "":
-		dsn, err := sqliteDSN(o.DataDir)
+		busy := sqliteBusyTimeout
+		if o.QueryTimeout > 0 {
+			busy = min(busy, o.QueryTimeout)
+		}
+		dsn, err := sqliteDSN(o.DataDir, busy)
 		if err != nil {
 			return nil, "", err
 		}
 		dialect, dialector = SQLite, sqlite.Open(dsn)
 	case scheme == "postgres" || scheme == "postgresql":
-		dialect, dialector = Postgres, postgres.New(postgres.Config{DSN: o.DatabaseURL})
+		pool, err := openPostgres(o.DatabaseURL, o.QueryTimeout)
+		if err != nil {
+			return nil, "", err
+		}
+		dialect, dialector = Postgres, postgres.New(postgres.Config{Conn: pool})
 	default:
 		return nil, "", fmt.Errorf("sqlstore: DATABASE_URL must be empty (SQLite in DATA_DIR) or a postgres:// or postgresql:// URL, not scheme %q", scheme)
 	}
@@ -100,9 +123,14 @@ func Open(ctx context.Context, o Options) (*gorm.DB, Dialect, error) {
 	db, err := gorm.Open(dialector, cfg)
 	if err != nil {
 		if dialect == Postgres {
-			return nil, "", fmt.Errorf("sqlstore: DATABASE_URL is not a valid PostgreSQL URL: %w", err)
+			return nil, "", fmt.Errorf("sqlstore: open PostgreSQL: %w", err)
 		}
 		return nil, "", fmt.Errorf("sqlstore: open SQLite in DATA_DIR: %w", translate(err))
+	}
+	if dialect == Postgres {
+		if err := db.Use(newWriteFence()); err != nil {
+			return nil, "", fmt.Errorf("sqlstore: open PostgreSQL: %w", err)
+		}
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
@@ -149,7 +177,7 @@ func urlScheme(raw string) string {
 // _time_format is deliberately absent: go-sqlite v1.21 stops reading the
 // query at _time_format, which would silently drop _txlock; its default time
 // format is already "2006-01-02 15:04:05.999999999-07:00".
-func sqliteDSN(dataDir string) (string, error) {
+func sqliteDSN(dataDir string, busyTimeout time.Duration) (string, error) {
 	if dataDir == "" {
 		return "", errors.New("sqlstore: DATA_DIR must name a directory for the SQLite file when DATABASE_URL is empty")
 	}
@@ -161,7 +189,7 @@ func sqliteDSN(dataDir string) (string, error) {
 		return "", fmt.Errorf("sqlstore: create DATA_DIR: %w", err)
 	}
 	q := url.Values{}
-	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", sqliteBusyTimeout.Milliseconds()))
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")

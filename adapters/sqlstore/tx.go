@@ -31,7 +31,9 @@ func NewTransactor(db *gorm.DB) *Transactor { return &Transactor{db: db} }
 // fn must not use its context from several goroutines at once, and must not
 // run slow work (password hashing) while the transaction is open. Failing to
 // begin or commit returns an error wrapping ports.ErrUnavailable when the
-// database cannot be reached.
+// database cannot be reached or ctx's deadline passes; on PostgreSQL the
+// server itself refuses to commit after that deadline, so such a failure
+// never leaves fn's writes stored, however late the COMMIT reaches it.
 func (t *Transactor) Atomically(ctx context.Context, fn func(ctx context.Context) error) error {
 	return inTx(ctx, t.db, fn)
 }
@@ -49,11 +51,20 @@ func conn(ctx context.Context, base *gorm.DB) *gorm.DB {
 }
 
 // inTx runs fn in a transaction on conn(ctx, base): a new one, or a savepoint
-// inside the one ctx carries. fn's own error is returned untouched; a failure
-// to begin, commit or roll back is translated.
+// inside the one ctx carries. A new transaction of a context with a deadline
+// is fenced on PostgreSQL (fenceTx): the server refuses to commit it after
+// the deadline. fn's own error is returned untouched; a failure to begin,
+// fence, commit or roll back is translated.
 func inTx(ctx context.Context, base *gorm.DB, fn func(ctx context.Context) error) error {
+	_, nested := ctx.Value(txKey{}).(*gorm.DB)
 	var fnErr error
 	err := conn(ctx, base).Transaction(func(tx *gorm.DB) error {
+		if !nested {
+			if err := fenceTx(ctx, tx); err != nil {
+				fnErr = err
+				return err
+			}
+		}
 		fnErr = fn(context.WithValue(ctx, txKey{}, tx))
 		return fnErr
 	})
@@ -61,4 +72,17 @@ func inTx(ctx context.Context, base *gorm.DB, fn func(ctx context.Context) error
 		return fnErr
 	}
 	return translate(err)
+}
+
+// inWriteTx runs fn, which writes, where the fence can guard it: in the
+// transaction ctx carries, or, when ctx carries none but has a deadline on
+// PostgreSQL, in a new fenced transaction. Otherwise (SQLite, no deadline) fn
+// runs on its own, as one statement commits by itself.
+func inWriteTx(ctx context.Context, base *gorm.DB, fn func(ctx context.Context) error) error {
+	_, inside := ctx.Value(txKey{}).(*gorm.DB)
+	_, hasDeadline := ctx.Deadline()
+	if inside || !hasDeadline || fenceOf(base) == nil {
+		return fn(ctx)
+	}
+	return inTx(ctx, base, fn)
 }

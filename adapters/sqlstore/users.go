@@ -24,10 +24,13 @@ func NewUsers(db *gorm.DB) *Users { return &Users{db: db} }
 // Add inserts u. It fails with user.ErrUsernameTaken when the unique index on
 // username_key already holds u's Username.Key (the database decides, so two
 // concurrent Adds of one name cannot both succeed), and with an error wrapping
-// ports.ErrUnavailable when the database cannot be reached.
+// ports.ErrUnavailable when the database cannot be reached or ctx's deadline
+// passes first (then nothing is stored).
 func (s *Users) Add(ctx context.Context, u *user.User) error {
 	row := toUserRow(u)
-	return translate(conn(ctx, s.db).Create(&row).Error)
+	return inWriteTx(ctx, s.db, func(ctx context.Context) error {
+		return translate(conn(ctx, s.db).Create(&row).Error)
+	})
 }
 
 // ByUsername returns the user whose username_key is name.Key(), or
@@ -70,7 +73,9 @@ func (s *Users) BySession(ctx context.Context, id user.ID, sid user.SessionID, n
 // IMMEDIATE transaction serialises all writers. It fails with user.ErrNotFound
 // for an unknown id, with change's own error (nothing stored) when change
 // fails, and with user.ErrUsernameTaken when the new username's key belongs
-// to another account. change must not call the store.
+// to another account, and with an error wrapping ports.ErrUnavailable
+// (nothing stored) when ctx's deadline passes first. change must not call
+// the store.
 func (s *Users) Update(ctx context.Context, id user.ID, change func(*user.User) error) error {
 	return inTx(ctx, s.db, func(ctx context.Context) error {
 		db := conn(ctx, s.db)
@@ -103,14 +108,17 @@ func (s *Users) Update(ctx context.Context, id user.ID, change func(*user.User) 
 
 // Delete removes user id; the foreign key's ON DELETE CASCADE removes its
 // sessions in the same statement. It fails with user.ErrNotFound when no such
-// user exists.
+// user exists, and with an error wrapping ports.ErrUnavailable (nothing
+// removed) when ctx's deadline passes first.
 func (s *Users) Delete(ctx context.Context, id user.ID) error {
-	res := conn(ctx, s.db).Where("id = ?", id.String()).Delete(&userRow{})
-	if res.Error != nil {
-		return translate(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return user.ErrNotFound
-	}
-	return nil
+	return inWriteTx(ctx, s.db, func(ctx context.Context) error {
+		res := conn(ctx, s.db).Where("id = ?", id.String()).Delete(&userRow{})
+		if res.Error != nil {
+			return translate(res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return user.ErrNotFound
+		}
+		return nil
+	})
 }
