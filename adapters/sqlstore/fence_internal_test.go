@@ -148,7 +148,7 @@ func TestWriteDeadlineIsTheContextDeadlineOnTheServerClock(t *testing.T) {
 func TestFencedWritesArePassedOverAfterTheDeadline(t *testing.T) {
 	t.Parallel()
 	db := openPostgresForTest(t, Options{})
-	users, sessions, tx := NewUsers(db), NewSessions(db), NewTransactor(db)
+	users, sessions, tx := NewUsers(db), NewSessions(db, NewRevocations(db, RevocationOptions{Horizon: time.Hour})), NewTransactor(db)
 
 	// Prepared without a deadline, so unfenced.
 	u := fenceUser(t, "fenced")
@@ -188,7 +188,8 @@ func TestFencedWritesArePassedOverAfterTheDeadline(t *testing.T) {
 		"Sessions.Start":        func() error { return sessions.Start(ctx, fenceSession(u.ID())) },
 		"Sessions.Rotate":       func() error { _, _, err := sessions.Rotate(ctx, sess.ID, sess.Current.ID, next, now); return err },
 		"Sessions.Revoke":       func() error { return sessions.Revoke(ctx, sess.ID, now) },
-		"Sessions.RevokeOthers": func() error { return sessions.RevokeOthers(ctx, u.ID(), sess.ID, now) },
+		"Sessions.RevokeOthers": func() error { _, err := sessions.RevokeOthers(ctx, u.ID(), sess.ID, now); return err },
+		"Sessions.RevokeAll":    func() error { _, err := sessions.RevokeAll(ctx, u.ID(), now); return err },
 	}
 	for name, write := range writes {
 		if err := write(); !errors.Is(err, ports.ErrUnavailable) {
