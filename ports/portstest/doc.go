@@ -1,8 +1,9 @@
 // Package portstest holds the contract tests that every implementation of a
 // port must pass, so that all adapters of one port are held to one behaviour:
 // Stores for the user context's stores with the platform's Transactor and
-// Revocations, run against the in-memory, SQLite and PostgreSQL adapters;
-// and one suite per other port that has several adapters (RateLimiter: in-process and Redis). An
+// Revocations, and Chats for the chat context's stores, both run against the
+// in-memory, SQLite and PostgreSQL adapters; and one suite per other port
+// that has several adapters (RateLimiter: in-process and Redis). An
 // adapter's test calls the suite with a function that builds a fresh, empty
 // instance.
 //
