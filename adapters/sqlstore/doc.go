@@ -1,7 +1,8 @@
 // Package sqlstore implements the store ports of every bounded context with
 // GORM, for PostgreSQL (gorm.io/driver/postgres, pgx) and SQLite
 // (github.com/glebarez/sqlite, pure Go, no cgo): the user context's
-// (userports.Users, userports.Sessions) and the platform's
+// (userports.Users, userports.Sessions), the chat context's
+// (chatports.Chats, chatports.Messages) and the platform's
 // (ports.Transactor, ports.Revocations, with its LISTEN/NOTIFY listener on
 // PostgreSQL). It opens and migrates the database (Open, Migrate,
 // MigrationStatus, with the goose files of package migrations).

@@ -86,7 +86,7 @@ func testMigrateRoundTrip(t *testing.T, o sqlstore.Options) {
 		}
 	}
 
-	tables := []string{"users", "sessions"}
+	tables := []string{"users", "sessions", "chats", "messages"}
 	wantApplied("fresh", 0)
 	migrate("up")
 	wantApplied("after up", all)
