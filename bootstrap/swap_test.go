@@ -8,13 +8,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
 
 	"example.com/usersvc/adapters/memory"
 	"example.com/usersvc/bootstrap"
+	"example.com/usersvc/domain/chat"
 	"example.com/usersvc/domain/user"
 	"example.com/usersvc/ports"
+	"example.com/usersvc/ports/chatports"
 	"example.com/usersvc/ports/userports"
 )
 
@@ -26,13 +29,15 @@ func TestAdaptersSwapWithFxDecorate(t *testing.T) {
 	cfg.HTTPAddr, cfg.DataDir, cfg.RateLimits = "127.0.0.1:0", t.TempDir(), false
 	cfg.Argon2MemoryKiB, cfg.Argon2Time = 8192, 1
 	db := memory.NewDB()
-	store := memory.NewUserStore(db)
+	store, chats := memory.NewUserStore(db), memory.NewChatStore(db)
 	var handler http.Handler
 	app := fxtest.New(t, bootstrap.App(cfg, io.Discard),
 		fx.Decorate(
 			func(userports.Users) userports.Users { return store.Users() },
 			func(userports.Sessions) userports.Sessions { return store.Sessions() },
 			func(ports.Revocations) ports.Revocations { return store.Revocations() },
+			func(chatports.Chats) chatports.Chats { return chats.Chats() },
+			func(chatports.Messages) chatports.Messages { return chats.Messages() },
 			func(ports.Transactor) ports.Transactor { return db.Transactor() },
 		),
 		fx.Populate(&handler),
@@ -67,13 +72,20 @@ func TestAdaptersSwapWithFxDecorate(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &tok); err != nil {
 		t.Fatal(err)
 	}
-	if rec := serve(http.MethodGet, "/api/v1/users/me", tok.AccessToken, ""); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), u.ID().String()) {
-		t.Fatalf("GET /me on memory stores: %d %s", rec.Code, rec.Body)
+	if rec := serve(http.MethodPost, "/api/v1/chats", tok.AccessToken, `{"title":"In memory"}`); rec.Code != http.StatusCreated {
+		t.Fatalf("a chat on memory stores: %d %s", rec.Code, rec.Body)
+	}
+	owner := uuid.UUID(u.ID())
+	if page, err := chats.Chats().List(t.Context(), owner, chat.PageRequest{Limit: 10}); err != nil || len(page.Items) != 1 {
+		t.Fatalf("the chat is in the memory store: %v, %v", page.Items, err)
 	}
 	if rec := serve(http.MethodDelete, "/api/v1/users", tok.AccessToken, ""); rec.Code != http.StatusNoContent {
 		t.Fatalf("delete on memory stores: %d %s", rec.Code, rec.Body)
 	}
-	if rec := serve(http.MethodGet, "/api/v1/users/me", tok.AccessToken, ""); rec.Code != http.StatusUnauthorized {
+	if page, _ := chats.Chats().List(t.Context(), owner, chat.PageRequest{Limit: 10}); len(page.Items) != 0 {
+		t.Fatal("the memory DB's cascade did not take the account's chats")
+	}
+	if rec := serve(http.MethodGet, "/api/v1/chats", tok.AccessToken, ""); rec.Code != http.StatusUnauthorized {
 		t.Fatalf("the deleted account's token on memory stores: %d", rec.Code)
 	}
 }
