@@ -15,7 +15,7 @@ func App(cfg Config, logOut io.Writer) fx.Option {
 	return fx.Options(
 		Platform(cfg, logOut),
 		User(),
-		// Chat(),
+		Chat(),
 		fx.Invoke(func(*http.Server) {}),
 		fx.StartTimeout(30*time.Second),
 		fx.StopTimeout(cfg.ShutdownDrainDelay+cfg.ShutdownGrace+5*time.Second),

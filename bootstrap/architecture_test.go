@@ -16,8 +16,8 @@ type listedPackage struct {
 	Deps       []string
 }
 
-// listPackages runs go list over the module, as the import rules of
-// STYLE.md say they are checked.
+// listPackages runs go list over the module: the import rules are checked on
+// what go list reports, directly (Imports) and transitively (Deps).
 func listPackages(t *testing.T) []listedPackage {
 	t.Helper()
 	cmd := exec.Command("go", "list", "-json=ImportPath,Imports,Deps", module+"/...")
@@ -64,8 +64,8 @@ func hasPrefixAny(s string, prefixes []string) bool {
 	return false
 }
 
-// TestImportRules fails the build when a layer imports what it must not
-// (STYLE.md, section 9).
+// TestImportRules fails the build when a layer imports what it must not: the
+// table in README's "Architecture" section.
 func TestImportRules(t *testing.T) {
 	for _, v := range importViolations(listPackages(t)) {
 		t.Error(v)
@@ -78,6 +78,12 @@ func TestImportRulesCatchViolations(t *testing.T) {
 	bad := []listedPackage{
 		{ImportPath: module + "/domain/user", Deps: []string{"gorm.io/gorm"}},
 		{ImportPath: module + "/ports", Deps: []string{module + "/adapters/sqlstore"}},
+		{ImportPath: module + "/ports", Deps: []string{module + "/domain/user"}},
+		{ImportPath: module + "/ports/chatports", Deps: []string{module + "/domain/user"}},
+		{ImportPath: module + "/application/chatapp", Deps: []string{module + "/domain/user"}},
+		{ImportPath: module + "/application/chatapp", Deps: []string{module + "/application/userapp"}},
+		{ImportPath: module + "/application/chatapp", Deps: []string{module + "/ports/userports"}},
+		{ImportPath: module + "/application/userapp", Deps: []string{module + "/ports/chatports"}},
 		{ImportPath: module + "/application/userapp", Imports: []string{module + "/domain/chat"}},
 		{ImportPath: module + "/application/userapp", Deps: []string{"github.com/gin-gonic/gin"}},
 		{ImportPath: module + "/adapters/httpapi", Deps: []string{module + "/adapters/sqlstore"}},
@@ -88,6 +94,28 @@ func TestImportRulesCatchViolations(t *testing.T) {
 	if len(got) != len(bad) {
 		t.Fatalf("want %d violations, got %d: %q", len(bad), len(got), got)
 	}
+}
+
+// contextOf names the bounded context a package belongs to (its domain, its
+// ports or its use cases: domain/X, ports/Xports, application/Xapp), or "".
+func contextOf(path string) string {
+	rest, ok := strings.CutPrefix(path, module+"/")
+	if !ok {
+		return ""
+	}
+	parts := strings.Split(rest, "/")
+	if len(parts) < 2 {
+		return ""
+	}
+	switch {
+	case parts[0] == "domain":
+		return parts[1]
+	case parts[0] == "ports" && strings.HasSuffix(parts[1], "ports"):
+		return strings.TrimSuffix(parts[1], "ports")
+	case parts[0] == "application" && strings.HasSuffix(parts[1], "app"):
+		return strings.TrimSuffix(parts[1], "app")
+	}
+	return ""
 }
 
 func importViolations(pkgs []listedPackage) []string {
@@ -112,9 +140,16 @@ func importViolations(pkgs []listedPackage) []string {
 				if inModule(dep, "adapters") || inModule(dep, "bootstrap") || inModule(dep, "application") {
 					violation(dep, "portstest depends on ports and domain only")
 				}
+			case path == module+"/ports":
+				if own {
+					violation(dep, "the platform's ports are free of any context's types: they import nothing of the project")
+				}
+				if hasPrefixAny(dep, thirdPartyForbiddenInCore) {
+					violation(dep, "ports import no framework")
+				}
 			case inModule(path, "ports"):
-				if own && !inModule(dep, "domain") {
-					violation(dep, "ports imports domain only")
+				if own && !inModule(dep, "domain") && dep != module+"/ports" {
+					violation(dep, "a context's ports import its domain and the platform's ports only")
 				}
 				if hasPrefixAny(dep, thirdPartyForbiddenInCore) {
 					violation(dep, "ports import no framework")
@@ -126,6 +161,15 @@ func importViolations(pkgs []listedPackage) []string {
 				if hasPrefixAny(dep, thirdPartyForbiddenInCore) {
 					violation(dep, "application imports no framework")
 				}
+			}
+			// A bounded context builds without any other: nothing its domain,
+			// ports or use cases reach, directly or not, belongs to another.
+			if ctx := contextOf(path); ctx != "" {
+				if other := contextOf(dep); other != "" && other != ctx {
+					violation(dep, "the "+ctx+" context reaches the "+other+" context's packages")
+				}
+			}
+			switch {
 			case inModule(path, "adapters/httpapi"):
 				if (inModule(dep, "adapters") && !inModule(dep, "adapters/httpapi")) || inModule(dep, "bootstrap") {
 					violation(dep, "httpapi imports no other adapter and not bootstrap")

@@ -25,6 +25,7 @@ import (
 	"example.com/usersvc/bootstrap"
 	"example.com/usersvc/domain/user"
 	"example.com/usersvc/ports"
+	"example.com/usersvc/ports/userports"
 )
 
 // wrongPassword is a password no test account has.
@@ -361,9 +362,9 @@ type comparisons struct {
 // comparisonCount is a snapshot of comparisons.
 type comparisonCount struct{ right, wrong, notCompared int64 }
 
-// option wraps the app's ports.PasswordHasher with a counting decorator.
+// option wraps the app's userports.PasswordHasher with a counting decorator.
 func (n *comparisons) option() option {
-	return withFx(fx.Decorate(func(inner ports.PasswordHasher) ports.PasswordHasher {
+	return withFx(fx.Decorate(func(inner userports.PasswordHasher) userports.PasswordHasher {
 		return &countingHasher{inner: inner, n: n}
 	}))
 }
@@ -376,9 +377,9 @@ func (c comparisonCount) minus(o comparisonCount) comparisonCount {
 	return comparisonCount{right: c.right - o.right, wrong: c.wrong - o.wrong, notCompared: c.notCompared - o.notCompared}
 }
 
-// countingHasher is a ports.PasswordHasher that counts its Matches calls.
+// countingHasher is a userports.PasswordHasher that counts its Matches calls.
 type countingHasher struct {
-	inner ports.PasswordHasher
+	inner userports.PasswordHasher
 	n     *comparisons
 }
 

@@ -50,6 +50,7 @@ type Config struct {
 	LimitLogInPerIP    ports.Limit
 	LimitRefreshPerIP  ports.Limit
 	LimitFailedLogIns  ports.Limit
+	LimitChatWrites    ports.Limit
 	ReadHeaderTimeout  time.Duration
 	ReadTimeout        time.Duration
 	WriteTimeout       time.Duration
@@ -160,6 +161,7 @@ var settings = []setting{
 	{"RATE_LIMIT_LOGIN_PER_IP", "30/1m", "login attempts per client IP", limitInto(func(c *Config) *ports.Limit { return &c.LimitLogInPerIP })},
 	{"RATE_LIMIT_REFRESH_PER_IP", "60/1m", "refreshes per client IP", limitInto(func(c *Config) *ports.Limit { return &c.LimitRefreshPerIP })},
 	{"RATE_LIMIT_FAILED_LOGINS", "10/15m", "failed logins per username, then 429 until the window passes", limitInto(func(c *Config) *ports.Limit { return &c.LimitFailedLogIns })},
+	{"RATE_LIMIT_CHAT_WRITES_PER_USER", "120/1m", "chats created and messages posted per user", limitInto(func(c *Config) *ports.Limit { return &c.LimitChatWrites })},
 	{"HTTP_READ_HEADER_TIMEOUT", "5s", "time to read request headers (slowloris cut-off)", durationInto(func(c *Config) *time.Duration { return &c.ReadHeaderTimeout }, 100*time.Millisecond, time.Minute)},
 	{"HTTP_READ_TIMEOUT", "15s", "time to read a whole request", durationInto(func(c *Config) *time.Duration { return &c.ReadTimeout }, 100*time.Millisecond, 10*time.Minute)},
 	{"HTTP_WRITE_TIMEOUT", "30s", "time to write a response", durationInto(func(c *Config) *time.Duration { return &c.WriteTimeout }, 100*time.Millisecond, 10*time.Minute)},

@@ -16,6 +16,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -29,6 +30,7 @@ import (
 	"example.com/usersvc/adapters/httpapi"
 	"example.com/usersvc/adapters/httpapi/apitest"
 	"example.com/usersvc/adapters/sqlstore/sqltest"
+	"example.com/usersvc/adapters/tokens"
 	"example.com/usersvc/bootstrap"
 )
 
@@ -81,13 +83,17 @@ func withFx(opts ...fx.Option) option {
 	return func(s *appSettings) { s.fx = append(s.fx, opts...) }
 }
 
-// sharingDatabaseOf runs the app on the PostgreSQL database of another running
-// app, as a second instance (or a restart with other settings) would. other
-// owns the database: it is dropped when other's test ends.
+// sharingDatabaseOf runs the app on the PostgreSQL database and with the
+// signing key of another running app, as a second instance (or a restart with
+// other settings) would. other owns the database: it is dropped when other's
+// test ends.
 func sharingDatabaseOf(other *client) option {
 	return func(s *appSettings) {
 		s.db = postgresDB
 		s.dbURL = other.app.dbURL
+		s.config = append(s.config, func(c *bootstrap.Config) {
+			c.SigningKeyFiles = []string{filepath.Join(other.app.dataDir, tokens.DevKeyFile)}
+		})
 	}
 }
 

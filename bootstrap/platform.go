@@ -12,6 +12,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/fx"
@@ -19,17 +20,17 @@ import (
 
 	"example.com/usersvc/adapters/clock"
 	"example.com/usersvc/adapters/httpapi"
-	"example.com/usersvc/adapters/passwords"
 	"example.com/usersvc/adapters/ratelimit"
 	"example.com/usersvc/adapters/sqlstore"
 	"example.com/usersvc/adapters/tokens"
-	"example.com/usersvc/domain/user"
 	"example.com/usersvc/ports"
 )
 
 // Platform provides what every bounded context shares: configuration, the
-// logger, clock and id source, the database, token signing, password hashing,
-// the gin engine (with every module's routes) and the HTTP server.
+// logger, clock and id source, the database and its transactions, token
+// signing and verification, the authenticator of every bearer route (with the
+// revocations it checks), the abuse guard, the gin engine (with every
+// module's routes) and the HTTP server.
 func Platform(cfg Config, logOut io.Writer) fx.Option {
 	return fx.Module("platform",
 		fx.Supply(cfg),
@@ -39,10 +40,13 @@ func Platform(cfg Config, logOut io.Writer) fx.Option {
 			as[ports.IDs](func() clock.UUIDv7 { return clock.UUIDv7{} }),
 			newDatabase,
 			as[ports.Transactor](sqlstore.NewTransactor),
+			newListenerConfig,
+			newRevocations,
+			as[ports.Revocations](func(r *sqlstore.Revocations) *sqlstore.Revocations { return r }),
 			newKeyring,
-			as[ports.Tokens](newTokenIssuer),
-			as[ports.PasswordHasher](newHasher),
-			newPasswordPolicy,
+			newTokenIssuer,
+			as[ports.AccessVerifier](func(i *tokens.Issuer) *tokens.Issuer { return i }),
+			httpapi.NewBearer,
 			newReadiness,
 			newRateLimiter,
 			newMetrics,
@@ -156,26 +160,36 @@ func newTokenIssuer(keys *tokens.Keyring, clk ports.Clock, cfg Config) *tokens.I
 	})
 }
 
-func newHasher(cfg Config, metrics *httpapi.Metrics) (*passwords.Hasher, error) {
-	p := passwords.Params{
-		Memory:        cfg.Argon2MemoryKiB,
-		Time:          cfg.Argon2Time,
-		Threads:       cfg.Argon2Threads,
-		MaxConcurrent: cfg.HashMaxConcurrent,
-		QueueWait:     cfg.HashQueueWait,
-		Observer:      metrics,
+// newListenerConfig is the connection of the revocation listener on
+// PostgreSQL; nil on SQLite, which has no notifications.
+func newListenerConfig(cfg Config) (*pgx.ConnConfig, error) {
+	if cfg.DatabaseURL == "" {
+		return nil, nil
 	}
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	return passwords.NewHasher(p), nil
+	return sqlstore.ListenerConfig(cfg.DatabaseURL)
 }
 
-func newPasswordPolicy(cfg Config) user.PasswordPolicy {
-	if cfg.PasswordPolicy == "nist" {
-		return user.NISTPolicy(passwords.NormalizeNFKC, passwords.IsCommon)
+// newRevocations builds the sessions' revocations and, on PostgreSQL, runs
+// their listener from start to stop.
+func newRevocations(lc fx.Lifecycle, db *gorm.DB, cfg Config, clk ports.Clock, log *slog.Logger, listener *pgx.ConnConfig) *sqlstore.Revocations {
+	rev := sqlstore.NewRevocations(db, sqlstore.RevocationOptions{
+		Horizon: cfg.AccessTokenTTL + cfg.TokenLeeway,
+		Clock:   clk.Now,
+		Logger:  log,
+	})
+	if listener == nil {
+		return rev
 	}
-	return user.ContractPolicy(passwords.IsCommon)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			go func() { defer close(done); rev.Listen(ctx, listener) }()
+			return nil
+		},
+		OnStop: func(context.Context) error { stop(); <-done; return nil },
+	})
+	return rev
 }
 
 // readinessTimeout bounds /readyz's database ping, so that a stalled

@@ -50,6 +50,7 @@ import (
 	"example.com/usersvc/bootstrap"
 	"example.com/usersvc/domain/user"
 	"example.com/usersvc/ports"
+	"example.com/usersvc/ports/userports"
 )
 
 // ---------------------------------------------------------------------------
@@ -1152,11 +1153,11 @@ func median(ds []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-// hasherProbe wraps the service's ports.PasswordHasher (through fx.Decorate):
+// hasherProbe wraps the service's userports.PasswordHasher (through fx.Decorate):
 // it records how many calls are inside the hasher at once (waiting for a
 // slot or hashing) and how many database connections are in use at each call.
 type hasherProbe struct {
-	inner ports.PasswordHasher
+	inner userports.PasswordHasher
 	gorm  *gorm.DB
 	sqlDB *sql.DB
 
@@ -1166,7 +1167,7 @@ type hasherProbe struct {
 }
 
 func (p *hasherProbe) option() option {
-	return withFx(fx.Decorate(func(h ports.PasswordHasher, db *gorm.DB) (ports.PasswordHasher, error) {
+	return withFx(fx.Decorate(func(h userports.PasswordHasher, db *gorm.DB) (userports.PasswordHasher, error) {
 		sqlDB, err := db.DB()
 		if err != nil {
 			return nil, err

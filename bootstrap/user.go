@@ -4,75 +4,69 @@ import (
 	"context"
 
 	"go.uber.org/fx"
-	"gorm.io/gorm"
 
 	"example.com/usersvc/adapters/httpapi"
+	"example.com/usersvc/adapters/passwords"
 	"example.com/usersvc/adapters/sqlstore"
+	"example.com/usersvc/adapters/tokens"
 	"example.com/usersvc/application/userapp"
 	"example.com/usersvc/domain/user"
 	"example.com/usersvc/ports"
+	"example.com/usersvc/ports/userports"
 )
 
-// User wires the user context: its stores, its use cases and its routes. The
-// stores work on whichever *gorm.DB Platform opened (PostgreSQL or SQLite);
-// tests swap in memory stores with fx.Decorate.
+// User wires the user context: its stores, password hashing, its use cases
+// and its routes. The stores work on whichever *gorm.DB Platform opened
+// (PostgreSQL or SQLite); tests swap in memory stores with fx.Decorate.
 func User() fx.Option {
 	return fx.Module("user",
 		fx.Provide(
-			as[ports.Users](func(db *gorm.DB) *sqlstore.Users { return sqlstore.NewUsers(db) }),
-			as[ports.Sessions](func(db *gorm.DB) *sqlstore.Sessions { return sqlstore.NewSessions(db) }),
-			userSettings,
-			userapp.NewSessionIssuer,
-			userapp.NewSignUp,
-			newLogIn,
-			userapp.NewRefresh,
-			userapp.NewLogOut,
-			userapp.NewAuthenticate,
-			userapp.NewProfile,
-			userapp.NewReplaceProfile,
-			userapp.NewPatchProfile,
-			userapp.NewDeleteAccount,
+			as[userports.Users](sqlstore.NewUsers),
+			as[userports.Sessions](sqlstore.NewSessions),
+			as[userports.Tokens](func(i *tokens.Issuer) *tokens.Issuer { return i }),
+			as[userports.PasswordHasher](newHasher),
+			newPasswordPolicy,
+			newUserUseCases,
 			route(newUserRoutes),
 		),
 	)
 }
 
-func userSettings(cfg Config) userapp.Settings {
-	return userapp.Settings{
-		AccessTTL:     cfg.AccessTokenTTL,
-		RefreshTTL:    cfg.RefreshTokenTTL,
-		SessionMaxAge: cfg.SessionMaxAge,
-		ReuseGrace:    cfg.RefreshReuseGrace,
+func newUserUseCases(users userports.Users, sessions userports.Sessions, tx ports.Transactor, hasher userports.PasswordHasher,
+	tokens userports.Tokens, clk ports.Clock, ids ports.IDs, cfg Config) (*userapp.UseCases, error) {
+	return userapp.NewUseCases(context.Background(), userapp.Deps{
+		Users: users, Sessions: sessions, Tx: tx, Hasher: hasher, Tokens: tokens, Clock: clk, IDs: ids,
+		Settings: userapp.Settings{
+			AccessTTL:     cfg.AccessTokenTTL,
+			RefreshTTL:    cfg.RefreshTokenTTL,
+			SessionMaxAge: cfg.SessionMaxAge,
+			ReuseGrace:    cfg.RefreshReuseGrace,
+		},
+	})
+}
+
+func newUserRoutes(uc *userapp.UseCases, bearer *httpapi.Bearer, policy user.PasswordPolicy, cfg Config, guard *httpapi.Guard) *httpapi.UserRoutes {
+	return httpapi.NewUserRoutes(uc, bearer, policy, httpapi.CookieSettings{Secure: cfg.CookieSecure}, guard)
+}
+
+func newHasher(cfg Config, metrics *httpapi.Metrics) (*passwords.Hasher, error) {
+	p := passwords.Params{
+		Memory:        cfg.Argon2MemoryKiB,
+		Time:          cfg.Argon2Time,
+		Threads:       cfg.Argon2Threads,
+		MaxConcurrent: cfg.HashMaxConcurrent,
+		QueueWait:     cfg.HashQueueWait,
+		Observer:      metrics,
 	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return passwords.NewHasher(p), nil
 }
 
-func newLogIn(users ports.Users, tx ports.Transactor, hasher ports.PasswordHasher, clk ports.Clock, issue *userapp.SessionIssuer) (*userapp.LogIn, error) {
-	return userapp.NewLogIn(context.Background(), users, tx, hasher, clk, issue)
-}
-
-type userUseCases struct {
-	fx.In
-	SignUp         *userapp.SignUp
-	LogIn          *userapp.LogIn
-	Refresh        *userapp.Refresh
-	LogOut         *userapp.LogOut
-	Authenticate   *userapp.Authenticate
-	Profile        *userapp.Profile
-	ReplaceProfile *userapp.ReplaceProfile
-	PatchProfile   *userapp.PatchProfile
-	DeleteAccount  *userapp.DeleteAccount
-}
-
-func newUserRoutes(uc userUseCases, policy user.PasswordPolicy, cfg Config, guard *httpapi.Guard) *httpapi.UserRoutes {
-	return httpapi.NewUserRoutes(httpapi.UserUseCases{
-		SignUp:         uc.SignUp,
-		LogIn:          uc.LogIn,
-		Refresh:        uc.Refresh,
-		LogOut:         uc.LogOut,
-		Authenticate:   uc.Authenticate,
-		Profile:        uc.Profile,
-		ReplaceProfile: uc.ReplaceProfile,
-		PatchProfile:   uc.PatchProfile,
-		DeleteAccount:  uc.DeleteAccount,
-	}, policy, httpapi.CookieSettings{Secure: cfg.CookieSecure}, guard)
+func newPasswordPolicy(cfg Config) user.PasswordPolicy {
+	if cfg.PasswordPolicy == "nist" {
+		return user.NISTPolicy(passwords.NormalizeNFKC, passwords.IsCommon)
+	}
+	return user.ContractPolicy(passwords.IsCommon)
 }

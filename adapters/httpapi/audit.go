@@ -5,7 +5,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"example.com/usersvc/application/userapp"
+	"example.com/usersvc/ports"
 )
 
 // auditEvent logs one security-relevant act with who, from where and the
@@ -17,14 +17,9 @@ func auditEvent(c *gin.Context, event, outcome string, attrs ...any) {
 		slog.String("outcome", outcome),
 		slog.String("client_ip", c.ClientIP()),
 	}
-	if who, ok := c.Get(callerKey); ok {
-		caller := who.(userapp.Caller)
-		base = append(base, slog.String("user_id", caller.UserID.String()), slog.String("session_id", caller.SessionID.String()))
+	if who, ok := c.Get(principalKey); ok {
+		p := who.(ports.Principal)
+		base = append(base, slog.String("user_id", p.UserID.String()), slog.String("session_id", p.SessionID.String()))
 	}
 	logger(c).InfoContext(c.Request.Context(), "audit", append(base, attrs...)...)
-}
-
-// auditTokens logs a successful act that issued tokens.
-func auditTokens(c *gin.Context, event string, t userapp.Tokens) {
-	auditEvent(c, event, "success", "user_id", t.UserID.String(), "session_id", t.SessionID.String())
 }

@@ -52,13 +52,13 @@ func newDecoder() *decoder {
 	v.RegisterTagNameFunc(func(f reflect.StructField) string {
 		return strings.Split(f.Tag.Get("json"), ",")[0]
 	})
-	// "required" on an optional field means present and not null.
+	// "required" on an optional field means present and not null; an empty
+	// string is present, and the field's own rule says what is wrong with it.
 	v.RegisterCustomTypeFunc(func(f reflect.Value) any {
-		o := f.Interface().(optional[string])
-		if !o.present() {
-			return nil
+		if o := f.Interface().(optional[string]); o.present() {
+			return true
 		}
-		return o.Value
+		return nil
 	}, optional[string]{})
 	return &decoder{validate: v}
 }

@@ -3,26 +3,19 @@ package httpapi
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"log/slog"
 	"net/http"
 	"regexp"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
-
-	"example.com/usersvc/application/userapp"
-	"example.com/usersvc/domain/user"
 )
 
 // Keys of values kept in the gin context for one request.
 const (
-	callerKey      = "httpapi.caller"
-	bearerRouteKey = "httpapi.bearer"
-	requestIDKey   = "httpapi.request_id"
-	loggerKey      = "httpapi.logger"
+	requestIDKey = "httpapi.request_id"
+	loggerKey    = "httpapi.logger"
 	// plannedKey marks a 5xx answer the service meant to give (503 while
 	// draining): logged at info, not as a failure.
 	plannedKey = "httpapi.planned"
@@ -34,36 +27,6 @@ func logger(c *gin.Context) *slog.Logger {
 		return l.(*slog.Logger)
 	}
 	return slog.Default()
-}
-
-// requireBearer verifies the access token of a bearer route and keeps its
-// caller for the handler. Each handler's use case then checks the session
-// is still live in its first query.
-func (ur *UserRoutes) requireBearer(c *gin.Context) {
-	c.Set(bearerRouteKey, true)
-	scheme, token, ok := strings.Cut(c.GetHeader("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		c.Header("WWW-Authenticate", `Bearer realm="usersvc"`)
-		writeProblemStatus(c, http.StatusUnauthorized, "missing bearer access token")
-		return
-	}
-	who, err := ur.uc.Authenticate.Do(strings.TrimSpace(token))
-	if err != nil {
-		writeProblem(c, err)
-		return
-	}
-	c.Set(callerKey, who)
-	c.Next()
-}
-
-// caller returns the identity requireBearer verified.
-func caller(c *gin.Context) userapp.Caller {
-	who, _ := c.Get(callerKey)
-	return who.(userapp.Caller)
-}
-
-func isSessionError(err error) bool {
-	return errors.Is(err, user.ErrSessionInvalid) || errors.Is(err, user.ErrNotFound)
 }
 
 // writeProblemStatus answers a plain problem with status and detail.

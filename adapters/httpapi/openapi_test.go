@@ -27,7 +27,10 @@ import (
 
 	"example.com/usersvc/adapters/httpapi"
 	"example.com/usersvc/adapters/httpapi/apitest"
+	"example.com/usersvc/application/chatapp"
+	"example.com/usersvc/application/userapp"
 	"example.com/usersvc/domain/user"
+	"example.com/usersvc/ports"
 )
 
 // notInEngine are operations of the document that newEngine does not
@@ -46,8 +49,10 @@ func newEngine(t *testing.T, ready func(context.Context) error) *gin.Engine {
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
 	metrics := httpapi.NewMetrics(prometheus.NewRegistry())
 	guard := httpapi.NewGuard(nil, httpapi.Limits{}, []string{"https://app.example.com"}, metrics)
+	bearer := httpapi.NewBearer(nil, nil) // handlers behind it are never reached
 	e, err := httpapi.NewEngine(httpapi.EngineSettings{}, discard, guard, metrics, []httpapi.Routes{
-		httpapi.NewUserRoutes(httpapi.UserUseCases{}, user.ContractPolicy(nil), httpapi.CookieSettings{}, guard),
+		httpapi.NewUserRoutes(&userapp.UseCases{}, bearer, user.ContractPolicy(nil), httpapi.CookieSettings{}, guard),
+		httpapi.NewChatRoutes(&chatapp.UseCases{}, bearer, guard, ports.Limit{}),
 		httpapi.NewOpsRoutes(httpapi.NewReadiness(ready), []byte(testJWKS)),
 		httpapi.NewMetricsRoutes(metrics),
 		httpapi.NewDocsRoutes(),

@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
-	"example.com/usersvc/domain/user"
 	"example.com/usersvc/ports"
 )
 
@@ -77,17 +77,19 @@ func (t *tooManyRequests) Error() string { return "httpapi: too many requests" }
 // errForbiddenOrigin rejects a cookie request from a foreign origin.
 var errForbiddenOrigin = errors.New("httpapi: request origin not allowed")
 
-// statusFor is the one table from domain and port errors to HTTP status codes.
-var statusFor = []struct {
+// errorStatus maps an error (matched with errors.Is) to an HTTP status and
+// the detail a client sees.
+type errorStatus struct {
 	err    error
 	status int
 	detail string
-}{
-	{user.ErrUsernameTaken, http.StatusConflict, "username is already taken"},
-	{user.ErrInvalidCredentials, http.StatusUnauthorized, "invalid username or password"},
-	{user.ErrSessionInvalid, http.StatusUnauthorized, "token or session is invalid, expired or revoked"},
-	{user.ErrNotFound, http.StatusUnauthorized, "token or session is invalid, expired or revoked"},
-	{user.ErrWrongPassword, http.StatusForbidden, "current_password is wrong"},
+}
+
+// platformErrors map the platform ports' errors, for the routes of every
+// context. Each context's routes add a table of their own domain's errors
+// (userErrors, chatErrors) and pass it to handleWith.
+var platformErrors = []errorStatus{
+	{ports.ErrUnauthenticated, http.StatusUnauthorized, "access token is invalid, expired or revoked"},
 	{errForbiddenOrigin, http.StatusForbidden, "request origin is not allowed"},
 	{ports.ErrBusy, http.StatusServiceUnavailable, "the service is busy; retry later"},
 	{ports.ErrUnavailable, http.StatusServiceUnavailable, "a dependency is unavailable; retry later"},
@@ -97,29 +99,26 @@ var statusFor = []struct {
 // retryAfterSeconds is what a 503 asks clients to wait.
 const retryAfterSeconds = "2"
 
-// writeProblem answers err as a problem document and aborts the chain. A
-// status of 500 is logged with the error chain, which never reaches the client.
-func writeProblem(c *gin.Context, err error) {
+// writeProblem answers err, which only the platform's errors describe, as a
+// problem document and aborts the chain.
+func writeProblem(c *gin.Context, err error) { writeProblemWith(c, err, nil) }
+
+// writeProblemWith answers err as a problem document and aborts the chain:
+// a request error built while decoding, a rate-limit refusal, or an error of
+// own (a context's table) or of the platform. An error none of them knows is
+// a 500, logged with its chain, which never reaches the client.
+func writeProblemWith(c *gin.Context, err error, own []errorStatus) {
 	p := problem{Type: "about:blank", Status: http.StatusInternalServerError, Detail: "internal error"}
 	var bad *badRequest
 	var limited *tooManyRequests
-	var invalid *user.ValidationError
 	switch {
 	case errors.As(err, &bad):
 		p.Status, p.Detail, p.Errors = bad.status, bad.detail, bad.fields
-	case errors.As(err, &invalid):
-		p.Status, p.Detail = http.StatusUnprocessableEntity, "request body failed validation"
-		for _, f := range invalid.Fields {
-			p.Errors = append(p.Errors, fieldError{Field: f.Field, Message: f.Message})
-		}
-	case errors.Is(err, user.ErrPasswordRequired):
-		p.Status, p.Detail = http.StatusUnprocessableEntity, "request body failed validation"
-		p.Errors = []fieldError{{Field: "current_password", Message: "is required when password is set"}}
 	case errors.As(err, &limited):
 		p.Status, p.Detail = http.StatusTooManyRequests, "too many attempts; retry later"
 		c.Header("Retry-After", strconv.Itoa(limited.retryAfter))
 	default:
-		for _, m := range statusFor {
+		for _, m := range slices.Concat(own, platformErrors) {
 			if errors.Is(err, m.err) {
 				p.Status, p.Detail = m.status, m.detail
 				break
@@ -154,12 +153,12 @@ func writeProblem(c *gin.Context, err error) {
 	c.Abort()
 }
 
-// handle adapts a handler that returns an error to gin, answering any error
-// with writeProblem.
-func handle(h func(*gin.Context) error) gin.HandlerFunc {
+// handleWith adapts a handler that returns an error to gin, answering any
+// error with writeProblemWith and the handler's context's table own.
+func handleWith(own []errorStatus, h func(*gin.Context) error) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if err := h(c); err != nil {
-			writeProblem(c, err)
+			writeProblemWith(c, err, own)
 		}
 	}
 }

@@ -23,32 +23,31 @@ type CookieSettings struct {
 	Secure bool
 }
 
-// UserUseCases are the use cases the user routes drive.
-type UserUseCases struct {
-	SignUp         *userapp.SignUp
-	LogIn          *userapp.LogIn
-	Refresh        *userapp.Refresh
-	LogOut         *userapp.LogOut
-	Authenticate   *userapp.Authenticate
-	Profile        *userapp.Profile
-	ReplaceProfile *userapp.ReplaceProfile
-	PatchProfile   *userapp.PatchProfile
-	DeleteAccount  *userapp.DeleteAccount
+// userErrors map the user context's errors to HTTP answers.
+var userErrors = []errorStatus{
+	{user.ErrUsernameTaken, http.StatusConflict, "username is already taken"},
+	{user.ErrInvalidCredentials, http.StatusUnauthorized, "invalid username or password"},
+	{user.ErrSessionInvalid, http.StatusUnauthorized, "token or session is invalid, expired or revoked"},
+	{user.ErrNotFound, http.StatusUnauthorized, "token or session is invalid, expired or revoked"},
+	{user.ErrWrongPassword, http.StatusForbidden, "current_password is wrong"},
+	{user.ErrPasswordRequired, http.StatusUnprocessableEntity, "current_password is required when password is set"},
 }
 
 // UserRoutes serves the user context under BasePath.
 type UserRoutes struct {
-	uc      UserUseCases
+	uc      *userapp.UseCases
+	bearer  *Bearer
 	policy  user.PasswordPolicy
 	cookie  CookieSettings
 	guard   *Guard
 	decoder *decoder
 }
 
-// NewUserRoutes builds the user context's routes. policy checks new
-// passwords; guard applies the rate limits and the cross-site check.
-func NewUserRoutes(uc UserUseCases, policy user.PasswordPolicy, cookie CookieSettings, guard *Guard) *UserRoutes {
-	return &UserRoutes{uc: uc, policy: policy, cookie: cookie, guard: guard, decoder: newDecoder()}
+// NewUserRoutes builds the user context's routes. bearer authenticates the
+// bearer routes; policy checks new passwords; guard applies the rate limits
+// and the cross-site check.
+func NewUserRoutes(uc *userapp.UseCases, bearer *Bearer, policy user.PasswordPolicy, cookie CookieSettings, guard *Guard) *UserRoutes {
+	return &UserRoutes{uc: uc, bearer: bearer, policy: policy, cookie: cookie, guard: guard, decoder: newDecoder()}
 }
 
 // Register adds the routes to r. BASE and BASE/ are the same route for PUT,
@@ -56,16 +55,17 @@ func NewUserRoutes(uc UserUseCases, policy user.PasswordPolicy, cookie CookieSet
 func (ur *UserRoutes) Register(r gin.IRouter) {
 	g := r.Group(BasePath)
 	limits := ur.guard.limits
+	handle := func(h func(*gin.Context) error) gin.HandlerFunc { return handleWith(userErrors, h) }
 	g.POST("/signup", ur.guard.perIP("signup", limits.SignUpPerIP), handle(ur.signUp))
 	g.POST("/login", ur.guard.perIP("login", limits.LogInPerIP), handle(ur.logIn))
 	g.POST("/refresh", ur.guard.sameSite, ur.guard.perIP("refresh", limits.RefreshPerIP), handle(ur.refresh))
 	g.POST("/logout", ur.guard.sameSite, handle(ur.logOut))
 
-	authed := g.Group("", ur.requireBearer)
+	authed := g.Group("", ur.bearer.Require)
 	authed.GET("/me", handle(ur.me))
 	for _, path := range []string{"", "/"} {
-		authed.PUT(path, handle(ur.sessionFirst(ur.replace)))
-		authed.PATCH(path, handle(ur.sessionFirst(ur.patch)))
+		authed.PUT(path, handle(ur.replace))
+		authed.PATCH(path, handle(ur.patch))
 		authed.DELETE(path, handle(ur.deleteAccount))
 	}
 }
@@ -229,7 +229,7 @@ func (ur *UserRoutes) logOut(c *gin.Context) error {
 }
 
 func (ur *UserRoutes) me(c *gin.Context) error {
-	u, err := ur.uc.Profile.Do(c.Request.Context(), caller(c))
+	u, err := ur.uc.Profile.Do(c.Request.Context(), principal(c))
 	if err != nil {
 		return err
 	}
@@ -253,7 +253,7 @@ func (ur *UserRoutes) replace(c *gin.Context) error {
 	if err := errs.err(); err != nil {
 		return err
 	}
-	changed, err := ur.uc.ReplaceProfile.Do(c.Request.Context(), caller(c), in)
+	changed, err := ur.uc.ReplaceProfile.Do(c.Request.Context(), principal(c), in)
 	if err != nil {
 		auditProfileFailure(c, err)
 		return err
@@ -300,7 +300,7 @@ func (ur *UserRoutes) patch(c *gin.Context) error {
 	if err := errs.err(); err != nil {
 		return err
 	}
-	changed, err := ur.uc.PatchProfile.Do(c.Request.Context(), caller(c), in)
+	changed, err := ur.uc.PatchProfile.Do(c.Request.Context(), principal(c), in)
 	if err != nil {
 		auditProfileFailure(c, err)
 		return err
@@ -311,7 +311,7 @@ func (ur *UserRoutes) patch(c *gin.Context) error {
 }
 
 func (ur *UserRoutes) deleteAccount(c *gin.Context) error {
-	if err := ur.uc.DeleteAccount.Do(c.Request.Context(), caller(c)); err != nil {
+	if err := ur.uc.DeleteAccount.Do(c.Request.Context(), principal(c)); err != nil {
 		return err
 	}
 	auditEvent(c, "account_deleted", "success")
@@ -329,22 +329,6 @@ func auditProfile(c *gin.Context, changed userapp.ProfileChange) {
 func auditProfileFailure(c *gin.Context, err error) {
 	if errors.Is(err, user.ErrWrongPassword) {
 		auditEvent(c, "profile_change", "wrong_current_password")
-	}
-}
-
-// sessionFirst makes a revoked or expired session answer 401 even when the
-// body is bad too: revocation holds on every route. The extra query runs only
-// for requests that already fail.
-func (ur *UserRoutes) sessionFirst(h func(*gin.Context) error) func(*gin.Context) error {
-	return func(c *gin.Context) error {
-		err := h(c)
-		var bad *badRequest
-		if errors.As(err, &bad) {
-			if _, serr := ur.uc.Profile.Do(c.Request.Context(), caller(c)); isSessionError(serr) {
-				return serr
-			}
-		}
-		return err
 	}
 }
 
@@ -376,6 +360,16 @@ func (ur *UserRoutes) setCookie(c *gin.Context, value string, maxAge int) {
 }
 
 func (ur *UserRoutes) clearCookie(c *gin.Context) { ur.setCookie(c, "", -1) }
+
+// isSessionError reports an error that means the session or its user is gone.
+func isSessionError(err error) bool {
+	return errors.Is(err, user.ErrSessionInvalid) || errors.Is(err, user.ErrNotFound)
+}
+
+// auditTokens logs a successful act that issued tokens.
+func auditTokens(c *gin.Context, event string, t userapp.Tokens) {
+	auditEvent(c, event, "success", "user_id", t.UserID.String(), "session_id", t.SessionID.String())
+}
 
 // clearCookieIfSessionGone clears the refresh cookie when err says its
 // session can no longer be used, so the browser stops sending it.

@@ -9,7 +9,8 @@ import (
 
 func TestStores(t *testing.T) {
 	portstest.Stores(t, func(*testing.T) portstest.Set {
-		s := memory.NewStore()
-		return portstest.Set{Users: s.Users(), Sessions: s.Sessions(), Tx: s.Transactor()}
+		db := memory.NewDB()
+		s := memory.NewUserStore(db)
+		return portstest.Set{Users: s.Users(), Sessions: s.Sessions(), Tx: db.Transactor(), Revocations: s.Revocations()}
 	})
 }

@@ -13,6 +13,19 @@ import (
 	"example.com/usersvc/domain/user"
 )
 
+// store is one DB with the user context's tables on it.
+type store struct {
+	*memory.UserStore
+	db *memory.DB
+}
+
+func newStore() *store {
+	db := memory.NewDB()
+	return &store{UserStore: memory.NewUserStore(db), db: db}
+}
+
+func (s *store) Transactor() *memory.Transactor { return s.db.Transactor() }
+
 var (
 	t0      = time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
 	errBoom = errors.New("boom")
@@ -27,7 +40,7 @@ func newUser(t *testing.T, name string) *user.User {
 	return user.New(user.ID(uuid.New()), n, user.NewPasswordHash("hash"), user.FullName{}, t0)
 }
 
-func exists(t *testing.T, s *memory.Store, name string) bool {
+func exists(t *testing.T, s *store, name string) bool {
 	t.Helper()
 	n, _ := user.ParseUsername(name)
 	_, err := s.Users().ByUsername(t.Context(), n)
@@ -38,7 +51,7 @@ func exists(t *testing.T, s *memory.Store, name string) bool {
 }
 
 func TestNestedAtomicallyRollsBackOnlyItsOwnWork(t *testing.T) {
-	s := memory.NewStore()
+	s := newStore()
 	tx, users := s.Transactor(), s.Users()
 	err := tx.Atomically(t.Context(), func(ctx context.Context) error {
 		if err := users.Add(ctx, newUser(t, "outer")); err != nil {
@@ -64,7 +77,7 @@ func TestNestedAtomicallyRollsBackOnlyItsOwnWork(t *testing.T) {
 }
 
 func TestAtomicallyRestoresOnPanic(t *testing.T) {
-	s := memory.NewStore()
+	s := newStore()
 	func() {
 		defer func() {
 			if recover() == nil {
@@ -88,7 +101,7 @@ func TestAtomicallyRestoresOnPanic(t *testing.T) {
 }
 
 func TestAtomicallyContextIsSafeAcrossGoroutines(t *testing.T) {
-	s := memory.NewStore()
+	s := newStore()
 	err := s.Transactor().Atomically(t.Context(), func(ctx context.Context) error {
 		var wg sync.WaitGroup
 		for range 10 {
@@ -106,7 +119,7 @@ func TestAtomicallyContextIsSafeAcrossGoroutines(t *testing.T) {
 }
 
 func TestAtomicallyIsolatesOtherCallers(t *testing.T) {
-	s := memory.NewStore()
+	s := newStore()
 	inside, release := make(chan struct{}), make(chan struct{})
 	done := make(chan error, 1)
 	go func() {

@@ -1,4 +1,4 @@
-// Package passwords is the adapter for the ports.PasswordHasher port: argon2id
+// Package passwords is the adapter for the userports.PasswordHasher port: argon2id
 // hashing in the PHC string format, verification of argon2id and legacy bcrypt
 // hashes, a bound on how many hashes run at once, and the helpers the password
 // policy needs (IsCommon, NormalizeNFKC).

@@ -14,9 +14,10 @@ import (
 
 	"example.com/usersvc/domain/user"
 	"example.com/usersvc/ports"
+	"example.com/usersvc/ports/userports"
 )
 
-var _ ports.PasswordHasher = (*Hasher)(nil)
+var _ userports.PasswordHasher = (*Hasher)(nil)
 
 // Hasher hashes new passwords with argon2id and verifies argon2id and bcrypt
 // hashes. At most Params.MaxConcurrent hashes run at once; a call that cannot

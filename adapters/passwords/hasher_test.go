@@ -19,7 +19,7 @@ import (
 
 	"example.com/usersvc/adapters/passwords"
 	"example.com/usersvc/domain/user"
-	"example.com/usersvc/ports"
+	"example.com/usersvc/ports/userports"
 )
 
 // fast are parameters cheap enough for tests; the format and code path are
@@ -430,4 +430,4 @@ func BenchmarkMatchesDecoy(b *testing.B) {
 	}
 }
 
-var _ ports.PasswordHasher = (*passwords.Hasher)(nil)
+var _ userports.PasswordHasher = (*passwords.Hasher)(nil)

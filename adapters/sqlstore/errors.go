@@ -16,31 +16,65 @@ import (
 	"gorm.io/gorm"
 	sqlite3 "modernc.org/sqlite/lib"
 
-	"example.com/usersvc/domain/user"
 	"example.com/usersvc/ports"
 )
 
-// translate turns GORM and driver errors into the errors the ports promise:
-// a missing row is user.ErrNotFound, a unique violation user.ErrUsernameTaken
-// (the users table's only unique key besides its primary key), and a failure
-// to reach the database wraps ports.ErrUnavailable. Anything else is returned
-// as it is, for the caller to log; driver errors carry SQLSTATEs and
-// constraint names, not bound values. Methods whose "not found" means
-// something else (an unknown session) check before calling translate.
+// translate turns GORM and driver errors into what every store promises: a
+// failure to reach the database in time wraps ports.ErrUnavailable, and a
+// constraint violation names its constraint. It gives no error a bounded
+// context's meaning: each store first maps what its own tables mean (a
+// missing row, a violation of a constraint it knows, by name, such as
+// usernameKey), so a violation of a chat table can never read as "username
+// is already taken". Anything else is returned as it is, for the caller to
+// log; driver errors carry SQLSTATEs and constraint names, not bound values.
 func translate(err error) error {
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, ports.ErrUnavailable):
 		return err
-	case errors.Is(err, gorm.ErrRecordNotFound):
-		return user.ErrNotFound
-	case isUniqueViolation(err):
-		return user.ErrUsernameTaken
 	case isConnectivity(err):
 		return fmt.Errorf("%w: %v", ports.ErrUnavailable, err)
 	}
+	if name, ok := violatedConstraint(err); ok {
+		return fmt.Errorf("sqlstore: constraint %s violated: %w", name, err)
+	}
 	return err
+}
+
+// constraint is a unique constraint as each dialect names it in its errors:
+// PostgreSQL by the constraint's (or unique index's) name, SQLite by the
+// table and columns ("UNIQUE constraint failed: users.username_key").
+type constraint struct{ postgres, sqlite string }
+
+// usernameKey is the unique index that makes usernames unique
+// case-insensitively (migrations 00001_users.sql).
+var usernameKey = constraint{postgres: "users_username_key_uq", sqlite: "users.username_key"}
+
+// violatedBy reports whether err is a unique violation of c, and of no other
+// constraint.
+func (c constraint) violatedBy(err error) bool {
+	name, ok := violatedConstraint(err)
+	return ok && isUniqueViolation(err) && (name == c.postgres || name == c.sqlite)
+}
+
+// violatedConstraint returns the name of the constraint err violates, as
+// the database reports it, and whether err is a constraint violation.
+func violatedConstraint(err error) (string, bool) {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.ConstraintName, strings.HasPrefix(pgErr.Code, "23")
+	}
+	var sqliteErr *gosqlite.Error
+	if errors.As(err, &sqliteErr) && sqliteErr.Code()&0xff == sqlite3.SQLITE_CONSTRAINT {
+		msg := sqliteErr.Error()
+		if _, after, ok := strings.Cut(msg, " constraint failed: "); ok {
+			name, _, _ := strings.Cut(after, " (")
+			return name, true
+		}
+		return "", true
+	}
+	return "", false
 }
 
 // isUniqueViolation reports a duplicate key, whether GORM translated it or not.

@@ -16,6 +16,7 @@ import (
 	"gorm.io/gorm"
 
 	"example.com/usersvc/adapters/sqlstore/sqltest"
+	"example.com/usersvc/domain/chat"
 	"example.com/usersvc/domain/user"
 	"example.com/usersvc/ports"
 )
@@ -148,13 +149,19 @@ func TestWriteDeadlineIsTheContextDeadlineOnTheServerClock(t *testing.T) {
 func TestFencedWritesArePassedOverAfterTheDeadline(t *testing.T) {
 	t.Parallel()
 	db := openPostgresForTest(t, Options{})
-	users, sessions, tx := NewUsers(db), NewSessions(db), NewTransactor(db)
+	users, sessions, tx := NewUsers(db), NewSessions(db, NewRevocations(db, RevocationOptions{Horizon: time.Hour})), NewTransactor(db)
+
+	chats, messages := NewChats(db), NewMessages(db)
 
 	// Prepared without a deadline, so unfenced.
 	u := fenceUser(t, "fenced")
 	sess := fenceSession(u.ID())
 	other := fenceSession(u.ID())
-	for _, err := range []error{users.Add(t.Context(), u), sessions.Start(t.Context(), sess), sessions.Start(t.Context(), other)} {
+	title, _ := chat.ParseTitle("Fenced")
+	body, _ := chat.ParseBody("late")
+	owner := uuid.UUID(u.ID())
+	c := chat.New(chat.ID(uuid.New()), owner, title, fenceT0)
+	for _, err := range []error{users.Add(t.Context(), u), sessions.Start(t.Context(), sess), sessions.Start(t.Context(), other), chats.Add(t.Context(), c)} {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,7 +195,17 @@ func TestFencedWritesArePassedOverAfterTheDeadline(t *testing.T) {
 		"Sessions.Start":        func() error { return sessions.Start(ctx, fenceSession(u.ID())) },
 		"Sessions.Rotate":       func() error { _, _, err := sessions.Rotate(ctx, sess.ID, sess.Current.ID, next, now); return err },
 		"Sessions.Revoke":       func() error { return sessions.Revoke(ctx, sess.ID, now) },
-		"Sessions.RevokeOthers": func() error { return sessions.RevokeOthers(ctx, u.ID(), sess.ID, now) },
+		"Sessions.RevokeOthers": func() error { _, err := sessions.RevokeOthers(ctx, u.ID(), sess.ID, now); return err },
+		"Sessions.RevokeAll":    func() error { _, err := sessions.RevokeAll(ctx, u.ID(), now); return err },
+		"Chats.Add":             func() error { return chats.Add(ctx, chat.New(chat.ID(uuid.New()), owner, title, now)) },
+		"Chats.Update": func() error {
+			_, err := chats.Update(ctx, owner, c.ID(), func(c *chat.Chat) error { c.Rename(title, now); return nil })
+			return err
+		},
+		"Chats.Delete": func() error { return chats.Delete(ctx, owner, c.ID()) },
+		"Messages.Add": func() error {
+			return messages.Add(ctx, owner, chat.NewMessage(chat.MessageID(uuid.New()), c.ID(), owner, body, now))
+		},
 	}
 	for name, write := range writes {
 		if err := write(); !errors.Is(err, ports.ErrUnavailable) {
@@ -197,6 +214,12 @@ func TestFencedWritesArePassedOverAfterTheDeadline(t *testing.T) {
 	}
 
 	// Nothing changed.
+	if page, err := chats.List(t.Context(), owner, chat.PageRequest{Limit: 10}); err != nil || len(page.Items) != 1 || !page.Items[0].UpdatedAt().Equal(c.UpdatedAt()) {
+		t.Errorf("chats after late writes: %v, %v; want the one chat, unchanged", page.Items, err)
+	}
+	if page, err := messages.List(t.Context(), owner, c.ID(), chat.PageRequest{Limit: 10}); err != nil || len(page.Items) != 0 {
+		t.Errorf("messages after late writes: %v, %v; want none", page.Items, err)
+	}
 	if _, err := users.ByUsername(t.Context(), late.Username()); !errors.Is(err, user.ErrNotFound) {
 		t.Errorf("the late user was stored: %v", err)
 	}

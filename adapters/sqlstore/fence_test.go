@@ -46,7 +46,7 @@ func awaitRelease(t *testing.T, p *sqltest.FaultProxy) {
 func TestLateCommitIsRefused(t *testing.T) {
 	t.Parallel()
 	proxied, direct, p := fencedPair(t)
-	users, sessions, tx := sqlstore.NewUsers(proxied), sqlstore.NewSessions(proxied), sqlstore.NewTransactor(proxied)
+	users, sessions, tx := sqlstore.NewUsers(proxied), sqlstore.NewSessions(proxied, sqlstore.NewRevocations(proxied, sqlstore.RevocationOptions{Horizon: time.Hour})), sqlstore.NewTransactor(proxied)
 	u := testUser(t, "late", "h")
 	sess := user.Session{ID: user.SessionID(uuid.New()), UserID: u.ID(), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour),
 		Current: user.RefreshToken{ID: user.TokenID(uuid.New()), IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}}
@@ -89,7 +89,7 @@ func TestLateCommitIsRefused(t *testing.T) {
 func TestLateRotationIsRefused(t *testing.T) {
 	t.Parallel()
 	proxied, direct, p := fencedPair(t)
-	users, sessions := sqlstore.NewUsers(proxied), sqlstore.NewSessions(proxied)
+	users, sessions := sqlstore.NewUsers(proxied), sqlstore.NewSessions(proxied, sqlstore.NewRevocations(proxied, sqlstore.RevocationOptions{Horizon: time.Hour}))
 	u := testUser(t, "rotor", "h")
 	sess := user.Session{ID: user.SessionID(uuid.New()), UserID: u.ID(), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour),
 		Current: user.RefreshToken{ID: user.TokenID(uuid.New()), IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}}

@@ -89,7 +89,6 @@ type Options struct {
 // error names DATABASE_URL and never repeats a password.
 func Open(ctx context.Context, o Options) (*gorm.DB, Dialect, error) {
 	cfg := &gorm.Config{
-		TranslateError:         true,
 		SkipDefaultTransaction: true,
 		DisableAutomaticPing:   true,
 		Logger:                 newGormLogger(o.Logger),

@@ -23,9 +23,6 @@ type userRow struct {
 // TableName tells GORM the table's name.
 func (userRow) TableName() string { return "users" }
 
-// userColumns are the users columns, qualified, for queries that join.
-const userColumns = "users.id, users.username, users.username_key, users.password_hash, users.full_name, users.created_at, users.updated_at"
-
 // toUserRow converts a domain user into its row.
 func toUserRow(u *user.User) userRow {
 	r := userRow{
@@ -65,11 +62,12 @@ func (r userRow) toUser() (*user.User, error) {
 }
 
 // sessionRow is the sessions table as GORM sees it; it never leaves this
-// package. Nullable columns are pointers: nil previous_refresh_id means no
-// rotation yet, nil revoked_at a session not revoked.
+// package. Nullable columns are pointers: nil user_id means the session of a
+// deleted account (a tombstone), nil previous_refresh_id no rotation yet, nil
+// revoked_at a session not revoked.
 type sessionRow struct {
 	ID                string     `gorm:"column:id;primaryKey"`
-	UserID            string     `gorm:"column:user_id"`
+	UserID            *string    `gorm:"column:user_id"`
 	CreatedAt         time.Time  `gorm:"column:created_at;autoCreateTime:false"`
 	ExpiresAt         time.Time  `gorm:"column:expires_at"`
 	RefreshID         string     `gorm:"column:refresh_id"`
@@ -85,9 +83,10 @@ func (sessionRow) TableName() string { return "sessions" }
 
 // toSessionRow converts a domain session into its row.
 func toSessionRow(s user.Session) sessionRow {
+	uid := s.UserID.String()
 	r := sessionRow{
 		ID:               s.ID.String(),
-		UserID:           s.UserID.String(),
+		UserID:           &uid,
 		CreatedAt:        dbTime(s.CreatedAt),
 		ExpiresAt:        dbTime(s.ExpiresAt),
 		RefreshID:        s.Current.ID.String(),
@@ -109,9 +108,11 @@ func (r sessionRow) toSession() (user.Session, error) {
 	if err != nil {
 		return user.Session{}, fmt.Errorf("sqlstore: stored session has a malformed id: %w", err)
 	}
-	uid, err := user.ParseID(r.UserID)
-	if err != nil {
-		return user.Session{}, fmt.Errorf("sqlstore: stored session %s has a malformed user id: %w", sid, err)
+	var uid user.ID // the zero ID: the account was deleted
+	if r.UserID != nil {
+		if uid, err = user.ParseID(*r.UserID); err != nil {
+			return user.Session{}, fmt.Errorf("sqlstore: stored session %s has a malformed user id: %w", sid, err)
+		}
 	}
 	current, err := user.ParseTokenID(r.RefreshID)
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"example.com/usersvc/domain/user"
-	"example.com/usersvc/ports"
+	"example.com/usersvc/ports/userports"
 )
 
 // Sessions keeps sessions and their refresh-token state in the sessions
@@ -18,13 +18,19 @@ import (
 // PostgreSQL a write under a context deadline is fenced: the server refuses
 // it once the deadline has passed, so a write whose caller already failed
 // never lands later.
-type Sessions struct{ db *gorm.DB }
+type Sessions struct {
+	db  *gorm.DB
+	rev *Revocations
+}
 
-var _ ports.Sessions = (*Sessions)(nil)
+var _ userports.Sessions = (*Sessions)(nil)
 
 // NewSessions returns the sessions store on db, the handle Open returned. Its
 // calls join the transaction of a context that Transactor.Atomically gave out.
-func NewSessions(db *gorm.DB) *Sessions { return &Sessions{db: db} }
+// Every session it ends is announced through rev: to this process when the
+// ending commits, and on PostgreSQL to every instance by a notification sent
+// inside the ending statement.
+func NewSessions(db *gorm.DB, rev *Revocations) *Sessions { return &Sessions{db: db, rev: rev} }
 
 // Start inserts s. It fails with user.ErrNotFound when s.UserID names no user
 // (the user was deleted meanwhile), and with an error wrapping
@@ -100,51 +106,72 @@ func (s *Sessions) Rotate(ctx context.Context, sid user.SessionID, from user.Tok
 // Revoke marks session sid revoked at now if it is live at now; otherwise
 // (unknown, already revoked, expired) it fails with user.ErrSessionInvalid
 // and changes nothing, so the first revocation time is kept. Under a context
-// deadline on PostgreSQL the UPDATE also requires the server's clock to be
-// before the deadline; when that alone kept it from matching, Revoke fails
-// with an error wrapping ports.ErrUnavailable.
+// deadline on PostgreSQL it is fenced (see end): it fails with an error
+// wrapping ports.ErrUnavailable rather than revoke after the deadline.
 func (s *Sessions) Revoke(ctx context.Context, sid user.SessionID, now time.Time) error {
 	at := dbTime(now)
-	fence, fenced, err := writeDeadline(ctx, s.db)
+	ended, err := s.end(ctx, at, "id = ? AND expires_at > ? AND refresh_expires_at > ?", sid.String(), at, at)
 	if err != nil {
 		return err
 	}
-	q := conn(ctx, s.db).Model(&sessionRow{}).
-		Where("id = ? AND revoked_at IS NULL AND expires_at > ? AND refresh_expires_at > ?", sid.String(), at, at)
-	if fenced {
-		q = q.Where("clock_timestamp() <= ?", fence)
-	}
-	res := q.Update("revoked_at", at)
-	if res.Error != nil {
-		return translate(res.Error)
-	}
-	if res.RowsAffected == 1 {
-		return nil
-	}
-	if !fenced {
+	if len(ended) == 0 {
 		return user.ErrSessionInvalid
 	}
-	sess, err := s.byID(ctx, sid)
-	if err != nil {
-		return err
-	}
-	if sess.Live(at) {
-		return errFenced("revoking session " + sid.String())
-	}
-	return user.ErrSessionInvalid
+	return nil
 }
 
 // RevokeOthers revokes, at now, every session of user uid that is not yet
-// revoked, except keep. It fails with an error wrapping ports.ErrUnavailable
-// (nothing revoked) when the database cannot be reached or ctx's deadline
-// passes first.
-func (s *Sessions) RevokeOthers(ctx context.Context, uid user.ID, keep user.SessionID, now time.Time) error {
-	return inWriteTx(ctx, s.db, func(ctx context.Context) error {
-		err := conn(ctx, s.db).Model(&sessionRow{}).
-			Where("user_id = ? AND id <> ? AND revoked_at IS NULL", uid.String(), keep.String()).
-			Update("revoked_at", dbTime(now)).Error
-		return translate(err)
+// revoked, except keep, and returns their ids.
+func (s *Sessions) RevokeOthers(ctx context.Context, uid user.ID, keep user.SessionID, now time.Time) ([]user.SessionID, error) {
+	return s.end(ctx, dbTime(now), "user_id = ? AND id <> ?", uid.String(), keep.String())
+}
+
+// RevokeAll revokes, at now, every session of user uid that is not yet
+// revoked, and returns their ids.
+func (s *Sessions) RevokeAll(ctx context.Context, uid user.ID, now time.Time) ([]user.SessionID, error) {
+	return s.end(ctx, dbTime(now), "user_id = ?", uid.String())
+}
+
+// end sets revoked_at = at on the sessions that match where and are not yet
+// revoked, in one statement that returns their ids and, on PostgreSQL, sends
+// one notification per ended session, delivered to every listening instance
+// when the statement's transaction commits. The ids reach this process's
+// Revocations when that transaction commits. Under a deadline the statement
+// runs in a fenced transaction (inWriteTx), so a revocation whose request
+// failed never lands later; it then fails with an error wrapping
+// ports.ErrUnavailable and ends nothing.
+func (s *Sessions) end(ctx context.Context, at time.Time, where string, args ...any) (ended []user.SessionID, err error) {
+	err = inWriteTx(ctx, s.db, func(ctx context.Context) error {
+		ended, err = s.endNow(ctx, at, where, args...)
+		return err
 	})
+	return ended, err
+}
+
+func (s *Sessions) endNow(ctx context.Context, at time.Time, where string, args ...any) ([]user.SessionID, error) {
+	update := "UPDATE sessions SET revoked_at = ? WHERE revoked_at IS NULL AND " + where + " RETURNING id"
+	sql := update
+	params := append([]any{at}, args...)
+	if s.rev.postgres {
+		sql = "WITH ended AS (" + update + ") SELECT id FROM ended WHERE pg_notify(?, id::text)::text = ''"
+		params = append(params, revocationChannel)
+	}
+	var rows []struct{ ID string }
+	if err := conn(ctx, s.db).Raw(sql, params...).Scan(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	ended := make([]user.SessionID, 0, len(rows))
+	for _, r := range rows {
+		sid, err := user.ParseSessionID(r.ID)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: revoked session has a malformed id: %w", err)
+		}
+		ended = append(ended, sid)
+	}
+	if len(ended) > 0 {
+		afterCommit(ctx, func() { s.rev.note(ended) })
+	}
+	return ended, nil
 }
 
 // byID reads session sid, or fails with user.ErrSessionInvalid.

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -25,7 +26,8 @@ func TestStoresPostgres(t *testing.T) {
 }
 
 func storeSet(db *gorm.DB) portstest.Set {
-	return portstest.Set{Users: sqlstore.NewUsers(db), Sessions: sqlstore.NewSessions(db), Tx: sqlstore.NewTransactor(db)}
+	rev := sqlstore.NewRevocations(db, sqlstore.RevocationOptions{Horizon: time.Hour})
+	return portstest.Set{Users: sqlstore.NewUsers(db), Sessions: sqlstore.NewSessions(db, rev), Tx: sqlstore.NewTransactor(db), Revocations: rev}
 }
 
 // openMigrated opens the database o selects, migrates it up and closes it

@@ -38,16 +38,36 @@ func (t *Transactor) Atomically(ctx context.Context, fn func(ctx context.Context
 	return inTx(ctx, t.db, fn)
 }
 
-// txKey is the context key under which a transaction's *gorm.DB travels.
+// txKey is the context key under which an open transaction travels.
 type txKey struct{}
+
+// txState is an open transaction: its *gorm.DB and what to do once the
+// outermost transaction has committed.
+type txState struct {
+	tx          *gorm.DB
+	afterCommit *[]func()
+}
 
 // conn returns the transaction that ctx carries, or else base, bound to ctx.
 // Every store method reaches the database through conn.
 func conn(ctx context.Context, base *gorm.DB) *gorm.DB {
-	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
-		return tx.WithContext(ctx)
+	if st, ok := ctx.Value(txKey{}).(txState); ok {
+		return st.tx.WithContext(ctx)
 	}
 	return base.WithContext(ctx)
+}
+
+// afterCommit runs fn once the work done with ctx is committed: at once when
+// ctx carries no transaction (the statement already committed), else when
+// the outermost transaction commits; never if it rolls back, nor if the
+// savepoint fn was registered in rolls back.
+func afterCommit(ctx context.Context, fn func()) {
+	st, ok := ctx.Value(txKey{}).(txState)
+	if !ok {
+		fn()
+		return
+	}
+	*st.afterCommit = append(*st.afterCommit, fn)
 }
 
 // inTx runs fn in a transaction on conn(ctx, base): a new one, or a savepoint
@@ -56,7 +76,12 @@ func conn(ctx context.Context, base *gorm.DB) *gorm.DB {
 // the deadline. fn's own error is returned untouched; a failure to begin,
 // fence, commit or roll back is translated.
 func inTx(ctx context.Context, base *gorm.DB, fn func(ctx context.Context) error) error {
-	_, nested := ctx.Value(txKey{}).(*gorm.DB)
+	outer, nested := ctx.Value(txKey{}).(txState)
+	hooks := new([]func())
+	if nested {
+		hooks = outer.afterCommit
+	}
+	registered := len(*hooks)
 	var fnErr error
 	err := conn(ctx, base).Transaction(func(tx *gorm.DB) error {
 		if !nested {
@@ -65,13 +90,24 @@ func inTx(ctx context.Context, base *gorm.DB, fn func(ctx context.Context) error
 				return err
 			}
 		}
-		fnErr = fn(context.WithValue(ctx, txKey{}, tx))
+		fnErr = fn(context.WithValue(ctx, txKey{}, txState{tx: tx, afterCommit: hooks}))
 		return fnErr
 	})
+	if fnErr != nil || err != nil {
+		*hooks = (*hooks)[:registered] // the work they announce was undone
+	}
 	if fnErr != nil {
 		return fnErr
 	}
-	return translate(err)
+	if err != nil {
+		return translate(err)
+	}
+	if !nested {
+		for _, fn := range *hooks {
+			fn()
+		}
+	}
+	return nil
 }
 
 // inWriteTx runs fn, which writes, where the fence can guard it: in the
@@ -79,7 +115,7 @@ func inTx(ctx context.Context, base *gorm.DB, fn func(ctx context.Context) error
 // PostgreSQL, in a new fenced transaction. Otherwise (SQLite, no deadline) fn
 // runs on its own, as one statement commits by itself.
 func inWriteTx(ctx context.Context, base *gorm.DB, fn func(ctx context.Context) error) error {
-	_, inside := ctx.Value(txKey{}).(*gorm.DB)
+	_, inside := ctx.Value(txKey{}).(txState)
 	_, hasDeadline := ctx.Deadline()
 	if inside || !hasDeadline || fenceOf(base) == nil {
 		return fn(ctx)

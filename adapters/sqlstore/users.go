@@ -3,19 +3,18 @@ package sqlstore
 import (
 	"context"
 	"errors"
-	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"example.com/usersvc/domain/user"
-	"example.com/usersvc/ports"
+	"example.com/usersvc/ports/userports"
 )
 
 // Users keeps accounts in the users table. It is safe for concurrent use.
 type Users struct{ db *gorm.DB }
 
-var _ ports.Users = (*Users)(nil)
+var _ userports.Users = (*Users)(nil)
 
 // NewUsers returns the users store on db, the handle Open returned. Its calls
 // join the transaction of a context that Transactor.Atomically gave out.
@@ -29,7 +28,7 @@ func NewUsers(db *gorm.DB) *Users { return &Users{db: db} }
 func (s *Users) Add(ctx context.Context, u *user.User) error {
 	row := toUserRow(u)
 	return inWriteTx(ctx, s.db, func(ctx context.Context) error {
-		return translate(conn(ctx, s.db).Create(&row).Error)
+		return userError(conn(ctx, s.db).Create(&row).Error)
 	})
 }
 
@@ -38,30 +37,16 @@ func (s *Users) Add(ctx context.Context, u *user.User) error {
 func (s *Users) ByUsername(ctx context.Context, name user.Username) (*user.User, error) {
 	var row userRow
 	if err := conn(ctx, s.db).Where("username_key = ?", name.Key()).Take(&row).Error; err != nil {
-		return nil, translate(err)
+		return nil, userError(err)
 	}
 	return row.toUser()
 }
 
-// BySession returns user id in one query that joins its session sid and
-// checks, at now, that the session belongs to the user, is not revoked, and
-// has passed neither its absolute end nor its refresh token's expiry. Any
-// failed check, or a missing user or session, is user.ErrSessionInvalid. Only
-// the users columns are read.
-func (s *Users) BySession(ctx context.Context, id user.ID, sid user.SessionID, now time.Time) (*user.User, error) {
+// ByID returns user id in one statement, or user.ErrNotFound.
+func (s *Users) ByID(ctx context.Context, id user.ID) (*user.User, error) {
 	var row userRow
-	now = dbTime(now)
-	err := conn(ctx, s.db).
-		Select(userColumns).
-		Joins("JOIN sessions ON sessions.user_id = users.id").
-		Where("sessions.id = ? AND users.id = ? AND sessions.revoked_at IS NULL AND sessions.expires_at > ? AND sessions.refresh_expires_at > ?",
-			sid.String(), id.String(), now, now).
-		Take(&row).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, user.ErrSessionInvalid
-	}
-	if err != nil {
-		return nil, translate(err)
+	if err := conn(ctx, s.db).Where("id = ?", id.String()).Take(&row).Error; err != nil {
+		return nil, userError(err)
 	}
 	return row.toUser()
 }
@@ -83,7 +68,7 @@ func (s *Users) Update(ctx context.Context, id user.ID, change func(*user.User) 
 		err := db.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate}).
 			Where("id = ?", id.String()).Take(&row).Error
 		if err != nil {
-			return translate(err)
+			return userError(err)
 		}
 		u, err := row.toUser()
 		if err != nil {
@@ -97,7 +82,7 @@ func (s *Users) Update(ctx context.Context, id user.ID, change func(*user.User) 
 			Select("username", "username_key", "password_hash", "full_name", "updated_at").
 			Updates(&next)
 		if res.Error != nil {
-			return translate(res.Error)
+			return userError(res.Error)
 		}
 		if res.RowsAffected != 1 {
 			return user.ErrNotFound
@@ -106,19 +91,35 @@ func (s *Users) Update(ctx context.Context, id user.ID, change func(*user.User) 
 	})
 }
 
-// Delete removes user id; the foreign key's ON DELETE CASCADE removes its
-// sessions in the same statement. It fails with user.ErrNotFound when no such
-// user exists, and with an error wrapping ports.ErrUnavailable (nothing
-// removed) when ctx's deadline passes first.
+// Delete removes user id. In the same statement the foreign keys remove what
+// belongs to it (ON DELETE CASCADE: its chats and their messages) and turn
+// its sessions into tombstones (ON DELETE SET NULL on sessions.user_id), so
+// the ended sessions stay known to every instance until the clean-up removes
+// them. It fails with user.ErrNotFound when no such user exists, and with an
+// error wrapping ports.ErrUnavailable (nothing removed) when ctx's deadline
+// passes first.
 func (s *Users) Delete(ctx context.Context, id user.ID) error {
 	return inWriteTx(ctx, s.db, func(ctx context.Context) error {
 		res := conn(ctx, s.db).Where("id = ?", id.String()).Delete(&userRow{})
 		if res.Error != nil {
-			return translate(res.Error)
+			return userError(res.Error)
 		}
 		if res.RowsAffected == 0 {
 			return user.ErrNotFound
 		}
 		return nil
 	})
+}
+
+// userError gives an error of the users table its meaning in the user
+// context: a missing row is user.ErrNotFound and a violation of usernameKey
+// user.ErrUsernameTaken; anything else goes through translate.
+func userError(err error) error {
+	switch {
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return user.ErrNotFound
+	case usernameKey.violatedBy(err):
+		return user.ErrUsernameTaken
+	}
+	return translate(err)
 }

@@ -1,6 +1,7 @@
-// Package tokens is the adapter for the ports.Tokens port: access and refresh
-// tokens as JWTs signed with Ed25519 (EdDSA) through github.com/golang-jwt/jwt/v5,
-// the key ring that signs and verifies them, and its JWKS document.
+// Package tokens is the adapter for the userports.Tokens and
+// ports.AccessVerifier ports: access and refresh tokens as JWTs signed with
+// Ed25519 (EdDSA) through github.com/golang-jwt/jwt/v5, the key ring that
+// signs and verifies them, and its JWKS document.
 //
 // Access tokens carry the header typ "at+jwt" (RFC 9068), refresh tokens
 // "refresh+jwt"; each verifier accepts only its own kind. Several keys may be

@@ -9,11 +9,17 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/google/uuid"
+
 	"example.com/usersvc/domain/user"
 	"example.com/usersvc/ports"
+	"example.com/usersvc/ports/userports"
 )
 
-var _ ports.Tokens = (*Issuer)(nil)
+var (
+	_ userports.Tokens     = (*Issuer)(nil)
+	_ ports.AccessVerifier = (*Issuer)(nil)
+)
 
 // Header typ values of the two kinds of token.
 const (
@@ -56,7 +62,8 @@ type Options struct {
 }
 
 // Issuer signs and verifies access and refresh tokens with a Keyring. It
-// implements ports.Tokens and is safe for concurrent use.
+// implements userports.Tokens and ports.AccessVerifier and is safe for
+// concurrent use.
 type Issuer struct {
 	keys            *Keyring
 	clock           ports.Clock
@@ -154,7 +161,7 @@ func (c claims) GetAudience() (jwt.ClaimStrings, error) {
 // random one. It fails when the user or session id is the nil UUID or the
 // expiry is not after the issue time. Times are kept to whole seconds.
 func (i *Issuer) IssueAccess(c ports.AccessClaims) (string, error) {
-	if c.UserID == (user.ID{}) || c.SessionID == (user.SessionID{}) {
+	if c.Principal.UserID == uuid.Nil || c.Principal.SessionID == uuid.Nil {
 		return "", errors.New("tokens: access token needs a user id and a session id")
 	}
 	iat := c.IssuedAt
@@ -174,9 +181,9 @@ func (i *Issuer) IssueAccess(c ports.AccessClaims) (string, error) {
 	}
 	return i.sign(TypeAccess, claims{
 		Issuer:    i.o.Issuer,
-		Subject:   c.UserID.String(),
+		Subject:   c.Principal.UserID.String(),
 		Audience:  i.o.Audience,
-		SessionID: c.SessionID.String(),
+		SessionID: c.Principal.SessionID.String(),
 		ID:        jti,
 		IssuedAt:  iat.Unix(),
 		NotBefore: iat.Unix(),
@@ -190,7 +197,7 @@ func (i *Issuer) IssueAccess(c ports.AccessClaims) (string, error) {
 // and signing key give the byte-identical token, so a session's current token
 // can be handed out again. It fails when an id is the nil UUID, a time is
 // zero or the expiry is not after the issue time.
-func (i *Issuer) IssueRefresh(c ports.RefreshClaims) (string, error) {
+func (i *Issuer) IssueRefresh(c userports.RefreshClaims) (string, error) {
 	t := c.Token
 	if c.UserID == (user.ID{}) || c.SessionID == (user.SessionID{}) || t.ID == (user.TokenID{}) {
 		return "", errors.New("tokens: refresh token needs a user, session and token id")
@@ -223,7 +230,7 @@ func (i *Issuer) sign(typ string, c claims) (string, error) {
 // VerifyAccess checks an access token: an EdDSA signature by a configured key
 // named by kid, typ at+jwt, iss, aud, exp, nbf and iat (within the leeway),
 // and well-formed sub, sid and jti. Any failure returns an error wrapping
-// user.ErrSessionInvalid that names the reason but never the token.
+// ports.ErrUnauthenticated that names the reason but never the token.
 func (i *Issuer) VerifyAccess(token string) (ports.AccessClaims, error) {
 	c, err := i.verify(i.access, TypeAccess, token)
 	if err != nil {
@@ -234,8 +241,7 @@ func (i *Issuer) VerifyAccess(token string) (ports.AccessClaims, error) {
 		return ports.AccessClaims{}, rejected(TypeAccess, "subject, session or token id malformed")
 	}
 	return ports.AccessClaims{
-		UserID:    uid,
-		SessionID: sid,
+		Principal: ports.Principal{UserID: uuid.UUID(uid), SessionID: uuid.UUID(sid)},
 		TokenID:   c.ID,
 		IssuedAt:  time.Unix(c.IssuedAt, 0).UTC(),
 		ExpiresAt: time.Unix(c.ExpiresAt, 0).UTC(),
@@ -246,20 +252,20 @@ func (i *Issuer) VerifyAccess(token string) (ports.AccessClaims, error) {
 // refresh+jwt, no nbf, and a jti that must be a UUID (the session's refresh
 // token id). Any failure returns an error wrapping user.ErrSessionInvalid that
 // never contains the token.
-func (i *Issuer) VerifyRefresh(token string) (ports.RefreshClaims, error) {
+func (i *Issuer) VerifyRefresh(token string) (userports.RefreshClaims, error) {
 	c, err := i.verify(i.refresh, TypeRefresh, token)
 	if err != nil {
-		return ports.RefreshClaims{}, err
+		return userports.RefreshClaims{}, err
 	}
 	uid, sid, err := ids(c)
 	if err != nil {
-		return ports.RefreshClaims{}, rejected(TypeRefresh, "subject or session id malformed")
+		return userports.RefreshClaims{}, rejected(TypeRefresh, "subject or session id malformed")
 	}
 	tid, err := user.ParseTokenID(c.ID)
 	if err != nil || tid == (user.TokenID{}) {
-		return ports.RefreshClaims{}, rejected(TypeRefresh, "token id malformed")
+		return userports.RefreshClaims{}, rejected(TypeRefresh, "token id malformed")
 	}
-	return ports.RefreshClaims{
+	return userports.RefreshClaims{
 		UserID:    uid,
 		SessionID: sid,
 		Token: user.RefreshToken{
@@ -353,7 +359,14 @@ func reason(err error) string {
 	return "invalid"
 }
 
-// rejected is the error every verification failure returns.
+// rejected is the error every verification failure returns: it wraps
+// ports.ErrUnauthenticated for access tokens, which the platform's
+// authenticator checks for every context, and user.ErrSessionInvalid for
+// refresh tokens, which only the user context reads.
 func rejected(kind, why string) error {
-	return fmt.Errorf("tokens: %s token rejected, %s: %w", kind, why, user.ErrSessionInvalid)
+	sentinel := user.ErrSessionInvalid
+	if kind == TypeAccess {
+		sentinel = ports.ErrUnauthenticated
+	}
+	return fmt.Errorf("tokens: %s token rejected, %s: %w", kind, why, sentinel)
 }

@@ -25,6 +25,7 @@ import (
 	"example.com/usersvc/adapters/tokens"
 	"example.com/usersvc/domain/user"
 	"example.com/usersvc/ports"
+	"example.com/usersvc/ports/userports"
 )
 
 // clock is a settable ports.Clock.
@@ -105,7 +106,7 @@ func TestAccessRoundTrip(t *testing.T) {
 	iss := tokens.NewIssuer(kr, clk, opts)
 	uid, sid, _ := ids()
 
-	tok, err := iss.IssueAccess(ports.AccessClaims{UserID: uid, SessionID: sid, TokenID: "jti-1"})
+	tok, err := iss.IssueAccess(ports.AccessClaims{Principal: principal(uid, sid), TokenID: "jti-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +126,7 @@ func TestAccessRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := ports.AccessClaims{UserID: uid, SessionID: sid, TokenID: "jti-1", IssuedAt: t0, ExpiresAt: t0.Add(15 * time.Minute)}
+	want := ports.AccessClaims{Principal: principal(uid, sid), TokenID: "jti-1", IssuedAt: t0, ExpiresAt: t0.Add(15 * time.Minute)}
 	if got != want {
 		t.Errorf("claims = %+v, want %+v", got, want)
 	}
@@ -138,7 +139,7 @@ func TestAccessExplicitTimesAndRandomJTI(t *testing.T) {
 	clk := &clock{now: t0}
 	iss := tokens.NewIssuer(ring(t, newKey(t)), clk, opts)
 	uid, sid, _ := ids()
-	c := ports.AccessClaims{UserID: uid, SessionID: sid, IssuedAt: t0, ExpiresAt: t0.Add(time.Minute)}
+	c := ports.AccessClaims{Principal: principal(uid, sid), IssuedAt: t0, ExpiresAt: t0.Add(time.Minute)}
 	a, err := iss.IssueAccess(c)
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +168,7 @@ func TestRefreshRoundTripIsDeterministic(t *testing.T) {
 	clk := &clock{now: t0}
 	iss := tokens.NewIssuer(ring(t, newKey(t)), clk, opts)
 	uid, sid, tid := ids()
-	c := ports.RefreshClaims{UserID: uid, SessionID: sid, Token: user.RefreshToken{
+	c := userports.RefreshClaims{UserID: uid, SessionID: sid, Token: user.RefreshToken{
 		ID: tid, IssuedAt: t0.Add(456 * time.Microsecond), ExpiresAt: t0.Add(168 * time.Hour),
 	}}
 	a, err := iss.IssueRefresh(c)
@@ -193,7 +194,7 @@ func TestRefreshRoundTripIsDeterministic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := ports.RefreshClaims{UserID: uid, SessionID: sid, Token: user.RefreshToken{ID: tid, IssuedAt: t0, ExpiresAt: t0.Add(168 * time.Hour)}}
+	want := userports.RefreshClaims{UserID: uid, SessionID: sid, Token: user.RefreshToken{ID: tid, IssuedAt: t0, ExpiresAt: t0.Add(168 * time.Hour)}}
 	if got != want {
 		t.Errorf("claims = %+v, want %+v", got, want)
 	}
@@ -203,19 +204,19 @@ func TestKindsAreNotInterchangeable(t *testing.T) {
 	clk := &clock{now: t0}
 	iss := tokens.NewIssuer(ring(t, newKey(t)), clk, opts)
 	uid, sid, tid := ids()
-	access, err := iss.IssueAccess(ports.AccessClaims{UserID: uid, SessionID: sid, TokenID: tid.String()})
+	access, err := iss.IssueAccess(ports.AccessClaims{Principal: principal(uid, sid), TokenID: tid.String()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	refresh, err := iss.IssueRefresh(ports.RefreshClaims{UserID: uid, SessionID: sid, Token: user.RefreshToken{ID: tid, IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}})
+	refresh, err := iss.IssueRefresh(userports.RefreshClaims{UserID: uid, SessionID: sid, Token: user.RefreshToken{ID: tid, IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := iss.VerifyRefresh(access); !errors.Is(err, user.ErrSessionInvalid) {
 		t.Errorf("access token as refresh: err = %v, want ErrSessionInvalid", err)
 	}
-	if _, err := iss.VerifyAccess(refresh); !errors.Is(err, user.ErrSessionInvalid) {
-		t.Errorf("refresh token as access: err = %v, want ErrSessionInvalid", err)
+	if _, err := iss.VerifyAccess(refresh); !errors.Is(err, ports.ErrUnauthenticated) {
+		t.Errorf("refresh token as access: err = %v, want ErrUnauthenticated", err)
 	}
 }
 
@@ -223,16 +224,16 @@ func TestIssueRefusesIncompleteClaims(t *testing.T) {
 	iss := tokens.NewIssuer(ring(t, newKey(t)), &clock{now: t0}, opts)
 	uid, sid, tid := ids()
 	for name, c := range map[string]ports.AccessClaims{
-		"no user":         {SessionID: sid},
-		"no session":      {UserID: uid},
-		"expires at once": {UserID: uid, SessionID: sid, IssuedAt: t0, ExpiresAt: t0},
+		"no user":         {Principal: ports.Principal{SessionID: uuid.UUID(sid)}},
+		"no session":      {Principal: ports.Principal{UserID: uuid.UUID(uid)}},
+		"expires at once": {Principal: principal(uid, sid), IssuedAt: t0, ExpiresAt: t0},
 	} {
 		if _, err := iss.IssueAccess(c); err == nil {
 			t.Errorf("IssueAccess %s: no error", name)
 		}
 	}
 	rt := user.RefreshToken{ID: tid, IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}
-	for name, c := range map[string]ports.RefreshClaims{
+	for name, c := range map[string]userports.RefreshClaims{
 		"no token id":    {UserID: uid, SessionID: sid, Token: user.RefreshToken{IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}},
 		"no issue time":  {UserID: uid, SessionID: sid, Token: user.RefreshToken{ID: tid, ExpiresAt: t0.Add(time.Hour)}},
 		"no expiry":      {UserID: uid, SessionID: sid, Token: user.RefreshToken{ID: tid, IssuedAt: t0}},
@@ -348,8 +349,8 @@ func TestVerifyRejects(t *testing.T) {
 	}
 	for name, tok := range cases {
 		_, err := iss.VerifyAccess(tok)
-		if !errors.Is(err, user.ErrSessionInvalid) {
-			t.Errorf("%s: err = %v, want ErrSessionInvalid", name, err)
+		if !errors.Is(err, ports.ErrUnauthenticated) {
+			t.Errorf("%s: err = %v, want ErrUnauthenticated", name, err)
 			continue
 		}
 		for _, seg := range strings.Split(tok, ".") {
@@ -365,7 +366,7 @@ func TestLeeway(t *testing.T) {
 	clk := &clock{now: t0}
 	kr := ring(t, newKey(t))
 	uid, sid, _ := ids()
-	tok, err := tokens.NewIssuer(kr, clk, opts).IssueAccess(ports.AccessClaims{UserID: uid, SessionID: sid, IssuedAt: t0, ExpiresAt: t0.Add(time.Minute)})
+	tok, err := tokens.NewIssuer(kr, clk, opts).IssueAccess(ports.AccessClaims{Principal: principal(uid, sid), IssuedAt: t0, ExpiresAt: t0.Add(time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,7 +401,7 @@ func TestKeyRotation(t *testing.T) {
 	pathB := writeKey(t, filepath.Join(dir, "b.pem"), newKey(t))
 	clk := &clock{now: t0}
 	uid, sid, _ := ids()
-	claims := ports.AccessClaims{UserID: uid, SessionID: sid}
+	claims := ports.AccessClaims{Principal: principal(uid, sid)}
 
 	// Before rotation: only A.
 	ringA, err := tokens.LoadKeys([]string{pathA})
@@ -438,8 +439,8 @@ func TestKeyRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	issB := tokens.NewIssuer(ringB, clk, opts)
-	if _, err := issB.VerifyAccess(byA); !errors.Is(err, user.ErrSessionInvalid) {
-		t.Errorf("token signed by retired key A: err = %v, want ErrSessionInvalid", err)
+	if _, err := issB.VerifyAccess(byA); !errors.Is(err, ports.ErrUnauthenticated) {
+		t.Errorf("token signed by retired key A: err = %v, want ErrUnauthenticated", err)
 	}
 	if _, err := issB.VerifyAccess(byB); err != nil {
 		t.Errorf("token signed by B, ring [B]: %v", err)
@@ -619,7 +620,7 @@ func TestRefreshRejects(t *testing.T) {
 	kr := ring(t, key)
 	iss := tokens.NewIssuer(kr, clk, opts)
 	uid, sid, tid := ids()
-	tok, err := iss.IssueRefresh(ports.RefreshClaims{UserID: uid, SessionID: sid, Token: user.RefreshToken{ID: tid, IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}})
+	tok, err := iss.IssueRefresh(userports.RefreshClaims{UserID: uid, SessionID: sid, Token: user.RefreshToken{ID: tid, IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -644,7 +645,7 @@ func BenchmarkIssueAccess(b *testing.B) {
 	uid, sid, _ := ids()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := iss.IssueAccess(ports.AccessClaims{UserID: uid, SessionID: sid}); err != nil {
+		if _, err := iss.IssueAccess(ports.AccessClaims{Principal: principal(uid, sid)}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -655,7 +656,7 @@ func BenchmarkVerifyAccess(b *testing.B) {
 	kr, _ := tokens.NewKeyring(key)
 	iss := tokens.NewIssuer(kr, &clock{now: t0}, opts)
 	uid, sid, _ := ids()
-	tok, err := iss.IssueAccess(ports.AccessClaims{UserID: uid, SessionID: sid})
+	tok, err := iss.IssueAccess(ports.AccessClaims{Principal: principal(uid, sid)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -665,4 +666,8 @@ func BenchmarkVerifyAccess(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func principal(uid user.ID, sid user.SessionID) ports.Principal {
+	return ports.Principal{UserID: uuid.UUID(uid), SessionID: uuid.UUID(sid)}
 }

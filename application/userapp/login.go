@@ -8,6 +8,7 @@ import (
 
 	"example.com/usersvc/domain/user"
 	"example.com/usersvc/ports"
+	"example.com/usersvc/ports/userports"
 )
 
 // LogInInput is a login request. Password is wrapped with
@@ -19,27 +20,27 @@ type LogInInput struct {
 
 // LogIn checks a username and password and opens a session.
 type LogIn struct {
-	users  ports.Users
+	users  userports.Users
 	tx     ports.Transactor
-	hasher ports.PasswordHasher
+	hasher userports.PasswordHasher
 	clock  ports.Clock
-	issue  *SessionIssuer
+	issue  *sessionIssuer
 	decoy  user.PasswordHash // hashed once, compared for unknown usernames
 }
 
-// NewLogIn builds the LogIn use case. It hashes a random decoy password once,
+// newLogIn builds the LogIn use case. It hashes a random decoy password once,
 // so that a login for an unknown username costs the same work as a wrong
 // password.
-func NewLogIn(ctx context.Context, users ports.Users, tx ports.Transactor, hasher ports.PasswordHasher, clock ports.Clock, issue *SessionIssuer) (*LogIn, error) {
+func newLogIn(ctx context.Context, d Deps, issue *sessionIssuer) (*LogIn, error) {
 	plain, err := user.PasswordPolicy{}.ForCheck(rand.Text())
 	if err != nil {
 		return nil, fmt.Errorf("decoy password: %w", err)
 	}
-	decoy, err := hasher.Hash(ctx, plain)
+	decoy, err := d.Hasher.Hash(ctx, plain)
 	if err != nil {
 		return nil, fmt.Errorf("hash decoy password: %w", err)
 	}
-	return &LogIn{users: users, tx: tx, hasher: hasher, clock: clock, issue: issue, decoy: decoy}, nil
+	return &LogIn{users: d.Users, tx: d.Tx, hasher: d.Hasher, clock: d.Clock, issue: issue, decoy: decoy}, nil
 }
 
 // Do returns tokens of a new session when the password matches. An unknown

@@ -7,21 +7,17 @@ import (
 
 	"example.com/usersvc/domain/user"
 	"example.com/usersvc/ports"
+	"example.com/usersvc/ports/userports"
 )
 
 // Refresh trades a refresh token for a new access token and a new refresh
 // token, retiring the presented one.
 type Refresh struct {
-	sessions ports.Sessions
-	tokens   ports.Tokens
+	sessions userports.Sessions
+	tokens   userports.Tokens
 	clock    ports.Clock
-	issue    *SessionIssuer
+	issue    *sessionIssuer
 	grace    time.Duration
-}
-
-// NewRefresh builds the Refresh use case.
-func NewRefresh(sessions ports.Sessions, tokens ports.Tokens, clock ports.Clock, issue *SessionIssuer, s Settings) *Refresh {
-	return &Refresh{sessions: sessions, tokens: tokens, clock: clock, issue: issue, grace: s.ReuseGrace}
 }
 
 // Do rotates the session of refreshToken. The token that a concurrent refresh
@@ -59,30 +55,4 @@ func (uc *Refresh) Do(ctx context.Context, refreshToken string) (Tokens, error) 
 	default:
 		return Tokens{}, user.ErrSessionInvalid
 	}
-}
-
-// LogOut ends the session of a refresh token.
-type LogOut struct {
-	sessions ports.Sessions
-	tokens   ports.Tokens
-	clock    ports.Clock
-}
-
-// NewLogOut builds the LogOut use case.
-func NewLogOut(sessions ports.Sessions, tokens ports.Tokens, clock ports.Clock) *LogOut {
-	return &LogOut{sessions: sessions, tokens: tokens, clock: clock}
-}
-
-// Do revokes the session that refreshToken belongs to and returns who it
-// was. It fails with user.ErrSessionInvalid when the token is invalid or its
-// session is no longer live.
-func (uc *LogOut) Do(ctx context.Context, refreshToken string) (Caller, error) {
-	claims, err := uc.tokens.VerifyRefresh(refreshToken)
-	if err != nil {
-		return Caller{}, err
-	}
-	if err := uc.sessions.Revoke(ctx, claims.SessionID, uc.clock.Now()); err != nil {
-		return Caller{}, err
-	}
-	return Caller{UserID: claims.UserID, SessionID: claims.SessionID}, nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"example.com/usersvc/domain/user"
 	"example.com/usersvc/ports"
+	"example.com/usersvc/ports/userports"
 )
 
 // SignUpInput is a validated signup request.
@@ -17,17 +18,12 @@ type SignUpInput struct {
 
 // SignUp creates an account and its first session.
 type SignUp struct {
-	users  ports.Users
+	users  userports.Users
 	tx     ports.Transactor
-	hasher ports.PasswordHasher
+	hasher userports.PasswordHasher
 	clock  ports.Clock
 	ids    ports.IDs
-	issue  *SessionIssuer
-}
-
-// NewSignUp builds the SignUp use case.
-func NewSignUp(users ports.Users, tx ports.Transactor, hasher ports.PasswordHasher, clock ports.Clock, ids ports.IDs, issue *SessionIssuer) *SignUp {
-	return &SignUp{users: users, tx: tx, hasher: hasher, clock: clock, ids: ids, issue: issue}
+	issue  *sessionIssuer
 }
 
 // Do stores the new user and starts a session in one transaction. It fails

@@ -21,6 +21,7 @@ import (
 	"example.com/usersvc/application/userapp"
 	"example.com/usersvc/domain/user"
 	"example.com/usersvc/ports"
+	"example.com/usersvc/ports/userports"
 )
 
 // manualClock is a clock the test moves by hand.
@@ -46,20 +47,14 @@ var settings = userapp.Settings{
 // world is every use case built on memory stores, a real hasher with small
 // parameters, real Ed25519 tokens and a manual clock.
 type world struct {
-	clock   *manualClock
-	store   *memory.Store
-	tokens  *tokens.Issuer
-	signUp  *userapp.SignUp
-	logIn   *userapp.LogIn
-	refresh *userapp.Refresh
-	logOut  *userapp.LogOut
-	auth    *userapp.Authenticate
-	profile *userapp.Profile
-	replace *userapp.ReplaceProfile
-	patch   *userapp.PatchProfile
-	delete  *userapp.DeleteAccount
-	policy  user.PasswordPolicy
-	ctx     context.Context
+	clock       *manualClock
+	db          *memory.DB
+	store       *memory.UserStore
+	tokens      *tokens.Issuer
+	revocations *memory.Revocations
+	*userapp.UseCases
+	policy user.PasswordPolicy
+	ctx    context.Context
 }
 
 func newWorld(t *testing.T) *world {
@@ -72,23 +67,19 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{clock: &manualClock{now: time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)}, store: memory.NewStore(), ctx: context.Background()}
+	db := memory.NewDB()
+	w := &world{clock: &manualClock{now: time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)}, db: db, store: memory.NewUserStore(db), ctx: context.Background()}
 	w.policy = user.ContractPolicy(nil)
 	w.tokens = tokens.NewIssuer(ring, w.clock, tokens.Options{Issuer: "test", Audience: "test", AccessTTL: settings.AccessTTL})
+	w.revocations = w.store.Revocations()
 	hasher := passwords.NewHasher(passwords.Params{Memory: 8192, Time: 1, Threads: 1, MaxConcurrent: 4, QueueWait: 5 * time.Second})
-	users, sessions, tx, ids := w.store.Users(), w.store.Sessions(), w.store.Transactor(), clock.UUIDv7{}
-	issue := userapp.NewSessionIssuer(sessions, w.tokens, w.clock, ids, settings)
-	w.signUp = userapp.NewSignUp(users, tx, hasher, w.clock, ids, issue)
-	if w.logIn, err = userapp.NewLogIn(w.ctx, users, tx, hasher, w.clock, issue); err != nil {
+	w.UseCases, err = userapp.NewUseCases(w.ctx, userapp.Deps{
+		Users: w.store.Users(), Sessions: w.store.Sessions(), Tx: db.Transactor(), Hasher: hasher,
+		Tokens: w.tokens, Clock: w.clock, IDs: clock.UUIDv7{}, Settings: settings,
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	w.refresh = userapp.NewRefresh(sessions, w.tokens, w.clock, issue, settings)
-	w.logOut = userapp.NewLogOut(sessions, w.tokens, w.clock)
-	w.auth = userapp.NewAuthenticate(w.tokens)
-	w.profile = userapp.NewProfile(users, w.clock)
-	w.replace = userapp.NewReplaceProfile(users, sessions, tx, hasher, w.clock)
-	w.patch = userapp.NewPatchProfile(users, sessions, tx, hasher, w.clock)
-	w.delete = userapp.NewDeleteAccount(users, w.clock)
 	return w
 }
 
@@ -117,20 +108,46 @@ func (w *world) checked(s string) user.Password {
 
 func (w *world) mustSignUp(t *testing.T, name, pw string) userapp.Tokens {
 	t.Helper()
-	tok, err := w.signUp.Do(w.ctx, userapp.SignUpInput{Username: mustName(t, name), Password: w.password(t, pw)})
+	tok, err := w.SignUp.Do(w.ctx, userapp.SignUpInput{Username: mustName(t, name), Password: w.password(t, pw)})
 	if err != nil {
 		t.Fatalf("sign up %s: %v", name, err)
 	}
 	return tok
 }
 
-func (w *world) caller(t *testing.T, tok userapp.Tokens) userapp.Caller {
+// authenticate does what the platform's authenticator does for every bearer
+// route: verify the access token, then refuse it if its session has ended.
+func (w *world) authenticate(access string) (ports.Principal, error) {
+	c, err := w.tokens.VerifyAccess(access)
+	if err != nil {
+		return ports.Principal{}, err
+	}
+	ended, err := w.revocations.Ended(w.ctx, c.Principal)
+	if err != nil {
+		return ports.Principal{}, err
+	}
+	if ended {
+		return ports.Principal{}, ports.ErrUnauthenticated
+	}
+	return c.Principal, nil
+}
+
+// caller is the principal of a live session's access token.
+func (w *world) caller(t *testing.T, tok userapp.Tokens) ports.Principal {
 	t.Helper()
-	c, err := w.auth.Do(tok.Access)
+	p, err := w.authenticate(tok.Access)
 	if err != nil {
 		t.Fatalf("authenticate: %v", err)
 	}
-	return c
+	return p
+}
+
+// wantRefused fails unless the access token is refused by the authenticator.
+func (w *world) wantRefused(t *testing.T, what string, tok userapp.Tokens) {
+	t.Helper()
+	if _, err := w.authenticate(tok.Access); !errors.Is(err, ports.ErrUnauthenticated) {
+		t.Fatalf("%s: access token still accepted (%v)", what, err)
+	}
 }
 
 func TestSignUpStartsASessionAndKeepsUsernamesUnique(t *testing.T) {
@@ -139,14 +156,14 @@ func TestSignUpStartsASessionAndKeepsUsernamesUnique(t *testing.T) {
 	if tok.Access == "" || tok.Refresh == "" || tok.AccessExpiresIn != settings.AccessTTL || tok.RefreshMaxAge != settings.RefreshTTL {
 		t.Fatalf("tokens: %+v", tok)
 	}
-	u, err := w.profile.Do(w.ctx, w.caller(t, tok))
+	u, err := w.Profile.Do(w.ctx, w.caller(t, tok))
 	if err != nil || u.Username().String() != "Alice" {
 		t.Fatalf("profile: %v %v", u, err)
 	}
 	if strings.Contains(u.PasswordHash().Reveal(), "Sup3r$ecret") || !strings.HasPrefix(u.PasswordHash().Reveal(), "$argon2id$") {
 		t.Fatal("password not hashed with argon2id")
 	}
-	_, err = w.signUp.Do(w.ctx, userapp.SignUpInput{Username: mustName(t, "ALICE"), Password: w.password(t, "Sup3r$ecret")})
+	_, err = w.SignUp.Do(w.ctx, userapp.SignUpInput{Username: mustName(t, "ALICE"), Password: w.password(t, "Sup3r$ecret")})
 	if !errors.Is(err, user.ErrUsernameTaken) {
 		t.Fatalf("duplicate signup: %v", err)
 	}
@@ -155,11 +172,11 @@ func TestSignUpStartsASessionAndKeepsUsernamesUnique(t *testing.T) {
 func TestLogInAnswersTheSameForUnknownUserAndWrongPassword(t *testing.T) {
 	w := newWorld(t)
 	w.mustSignUp(t, "Alice", "Sup3r$ecret")
-	if _, err := w.logIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "alice"), Password: w.checked("Sup3r$ecret")}); err != nil {
+	if _, err := w.LogIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "alice"), Password: w.checked("Sup3r$ecret")}); err != nil {
 		t.Fatalf("case-insensitive login: %v", err)
 	}
-	_, wrong := w.logIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "Alice"), Password: w.checked("Wr0ng$pass")})
-	_, unknown := w.logIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "Bob"), Password: w.checked("Sup3r$ecret")})
+	_, wrong := w.LogIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "Alice"), Password: w.checked("Wr0ng$pass")})
+	_, unknown := w.LogIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "Bob"), Password: w.checked("Sup3r$ecret")})
 	if wrong != user.ErrInvalidCredentials || unknown != user.ErrInvalidCredentials {
 		t.Fatalf("want the same sentinel for both: %v / %v", wrong, unknown)
 	}
@@ -169,7 +186,7 @@ func TestLogInAnswersTheSameForUnknownUserAndWrongPassword(t *testing.T) {
 // ports.ErrBusy before comparing, as a full hashing queue does, or make end
 // the caller's context right after comparing. It counts the comparisons.
 type pressedHasher struct {
-	ports.PasswordHasher
+	userports.PasswordHasher
 	busy     atomic.Bool
 	cancel   context.CancelFunc // when set, called after each comparison
 	compared atomic.Int64
@@ -190,14 +207,16 @@ func (h *pressedHasher) Matches(ctx context.Context, stored user.PasswordHash, p
 }
 
 // logInWith builds a LogIn on w's stores that compares passwords with h.
-func (w *world) logInWith(t *testing.T, h ports.PasswordHasher) *userapp.LogIn {
+func (w *world) logInWith(t *testing.T, h userports.PasswordHasher) *userapp.LogIn {
 	t.Helper()
-	issue := userapp.NewSessionIssuer(w.store.Sessions(), w.tokens, w.clock, clock.UUIDv7{}, settings)
-	uc, err := userapp.NewLogIn(w.ctx, w.store.Users(), w.store.Transactor(), h, w.clock, issue)
+	uc, err := userapp.NewUseCases(w.ctx, userapp.Deps{
+		Users: w.store.Users(), Sessions: w.store.Sessions(), Tx: w.db.Transactor(), Hasher: h,
+		Tokens: w.tokens, Clock: w.clock, IDs: clock.UUIDv7{}, Settings: settings,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return uc
+	return uc.LogIn
 }
 
 // TestLogInUnderHashingPressureAnswersTheSameForUnknownUserAndWrongPassword:
@@ -260,14 +279,14 @@ func TestLogInRehashesALegacyBcryptHash(t *testing.T) {
 	if err := w.store.Users().Add(w.ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.logIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "old"), Password: w.checked("Legacy$Pass1")}); err != nil {
+	if _, err := w.LogIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "old"), Password: w.checked("Legacy$Pass1")}); err != nil {
 		t.Fatalf("login with bcrypt hash: %v", err)
 	}
 	stored, _ := w.store.Users().ByUsername(w.ctx, mustName(t, "Old"))
 	if !strings.HasPrefix(stored.PasswordHash().Reveal(), "$argon2id$") {
 		t.Fatal("bcrypt hash was not replaced by argon2id on login")
 	}
-	if _, err := w.logIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "old"), Password: w.checked("Legacy$Pass1")}); err != nil {
+	if _, err := w.LogIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "old"), Password: w.checked("Legacy$Pass1")}); err != nil {
 		t.Fatalf("login after rehash: %v", err)
 	}
 }
@@ -276,39 +295,37 @@ func TestRefreshRotatesAndDetectsReuse(t *testing.T) {
 	w := newWorld(t)
 	first := w.mustSignUp(t, "Alice", "Sup3r$ecret")
 
-	second, err := w.refresh.Do(w.ctx, first.Refresh)
+	second, err := w.Refresh.Do(w.ctx, first.Refresh)
 	if err != nil || second.Refresh == first.Refresh {
 		t.Fatalf("rotation: %v, same token %v", err, second.Refresh == first.Refresh)
 	}
 	w.clock.Advance(settings.ReuseGrace)
-	again, err := w.refresh.Do(w.ctx, first.Refresh)
+	again, err := w.Refresh.Do(w.ctx, first.Refresh)
 	if err != nil || again.Refresh != second.Refresh {
 		t.Fatalf("replay within grace must return the current token: %v", err)
 	}
 	w.clock.Advance(time.Second)
-	if _, err := w.refresh.Do(w.ctx, first.Refresh); !errors.Is(err, user.ErrRefreshReused) || !errors.Is(err, user.ErrSessionInvalid) {
+	if _, err := w.Refresh.Do(w.ctx, first.Refresh); !errors.Is(err, user.ErrRefreshReused) || !errors.Is(err, user.ErrSessionInvalid) {
 		t.Fatalf("replay after grace: %v, want ErrRefreshReused", err)
 	}
-	if _, err := w.refresh.Do(w.ctx, second.Refresh); !errors.Is(err, user.ErrSessionInvalid) {
+	if _, err := w.Refresh.Do(w.ctx, second.Refresh); !errors.Is(err, user.ErrSessionInvalid) {
 		t.Fatalf("the stolen session's newest token must die too: %v", err)
 	}
-	if _, err := w.profile.Do(w.ctx, w.caller(t, second)); !errors.Is(err, user.ErrSessionInvalid) {
-		t.Fatalf("the stolen session's access token must die at once: %v", err)
-	}
+	w.wantRefused(t, "the stolen session's access token must die at once", second)
 }
 
 func TestRefreshWithATokenOlderThanTheRetiredOneIsTheft(t *testing.T) {
 	w := newWorld(t)
 	t1 := w.mustSignUp(t, "Alice", "Sup3r$ecret")
-	t2, _ := w.refresh.Do(w.ctx, t1.Refresh)
-	t3, err := w.refresh.Do(w.ctx, t2.Refresh)
+	t2, _ := w.Refresh.Do(w.ctx, t1.Refresh)
+	t3, err := w.Refresh.Do(w.ctx, t2.Refresh)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.refresh.Do(w.ctx, t1.Refresh); !errors.Is(err, user.ErrRefreshReused) {
+	if _, err := w.Refresh.Do(w.ctx, t1.Refresh); !errors.Is(err, user.ErrRefreshReused) {
 		t.Fatalf("older token: %v", err)
 	}
-	if _, err := w.refresh.Do(w.ctx, t3.Refresh); !errors.Is(err, user.ErrSessionInvalid) {
+	if _, err := w.Refresh.Do(w.ctx, t3.Refresh); !errors.Is(err, user.ErrSessionInvalid) {
 		t.Fatalf("session must be revoked: %v", err)
 	}
 }
@@ -319,18 +336,18 @@ func TestSessionsEndAtTheirAbsoluteAndIdleLifetimes(t *testing.T) {
 	for i := 0; i < 2; i++ { // refreshing keeps it alive past one idle lifetime
 		w.clock.Advance(settings.RefreshTTL - time.Minute)
 		var err error
-		if tok, err = w.refresh.Do(w.ctx, tok.Refresh); err != nil {
+		if tok, err = w.Refresh.Do(w.ctx, tok.Refresh); err != nil {
 			t.Fatalf("refresh %d: %v", i, err)
 		}
 	}
 	w.clock.Advance(settings.RefreshTTL - time.Minute) // now past SessionMaxAge
-	if _, err := w.refresh.Do(w.ctx, tok.Refresh); !errors.Is(err, user.ErrSessionInvalid) {
+	if _, err := w.Refresh.Do(w.ctx, tok.Refresh); !errors.Is(err, user.ErrSessionInvalid) {
 		t.Fatalf("refresh past the absolute lifetime: %v", err)
 	}
 
 	idle := w.mustSignUp(t, "Bob", "Sup3r$ecret")
 	w.clock.Advance(settings.RefreshTTL + time.Second)
-	if _, err := w.refresh.Do(w.ctx, idle.Refresh); !errors.Is(err, user.ErrSessionInvalid) {
+	if _, err := w.Refresh.Do(w.ctx, idle.Refresh); !errors.Is(err, user.ErrSessionInvalid) {
 		t.Fatalf("refresh after the idle lifetime: %v", err)
 	}
 }
@@ -338,20 +355,18 @@ func TestSessionsEndAtTheirAbsoluteAndIdleLifetimes(t *testing.T) {
 func TestLogOutRevokesOnlyThatSession(t *testing.T) {
 	w := newWorld(t)
 	a := w.mustSignUp(t, "Alice", "Sup3r$ecret")
-	b, err := w.logIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "Alice"), Password: w.checked("Sup3r$ecret")})
+	b, err := w.LogIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "Alice"), Password: w.checked("Sup3r$ecret")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.logOut.Do(w.ctx, a.Refresh); err != nil {
+	if _, err := w.LogOut.Do(w.ctx, a.Refresh); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.profile.Do(w.ctx, w.caller(t, a)); !errors.Is(err, user.ErrSessionInvalid) {
-		t.Fatalf("logged-out access token: %v", err)
-	}
-	if _, err := w.logOut.Do(w.ctx, a.Refresh); !errors.Is(err, user.ErrSessionInvalid) {
+	w.wantRefused(t, "logged-out access token", a)
+	if _, err := w.LogOut.Do(w.ctx, a.Refresh); !errors.Is(err, user.ErrSessionInvalid) {
 		t.Fatalf("second logout: %v", err)
 	}
-	if _, err := w.profile.Do(w.ctx, w.caller(t, b)); err != nil {
+	if _, err := w.Profile.Do(w.ctx, w.caller(t, b)); err != nil {
 		t.Fatalf("other session must stay: %v", err)
 	}
 }
@@ -359,10 +374,10 @@ func TestLogOutRevokesOnlyThatSession(t *testing.T) {
 func TestAccessAndRefreshTokensAreNotInterchangeable(t *testing.T) {
 	w := newWorld(t)
 	tok := w.mustSignUp(t, "Alice", "Sup3r$ecret")
-	if _, err := w.auth.Do(tok.Refresh); !errors.Is(err, user.ErrSessionInvalid) {
+	if _, err := w.authenticate(tok.Refresh); !errors.Is(err, ports.ErrUnauthenticated) {
 		t.Fatalf("refresh token as access: %v", err)
 	}
-	if _, err := w.refresh.Do(w.ctx, tok.Access); !errors.Is(err, user.ErrSessionInvalid) {
+	if _, err := w.Refresh.Do(w.ctx, tok.Access); !errors.Is(err, user.ErrSessionInvalid) {
 		t.Fatalf("access token as refresh: %v", err)
 	}
 }
@@ -370,43 +385,41 @@ func TestAccessAndRefreshTokensAreNotInterchangeable(t *testing.T) {
 func TestReplaceProfile(t *testing.T) {
 	w := newWorld(t)
 	mine := w.mustSignUp(t, "Alice", "Sup3r$ecret")
-	other, _ := w.logIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "Alice"), Password: w.checked("Sup3r$ecret")})
+	other, _ := w.LogIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "Alice"), Password: w.checked("Sup3r$ecret")})
 	w.mustSignUp(t, "Bob", "Sup3r$ecret")
 	me := w.caller(t, mine)
 	full, _ := user.ParseFullName("Alice Smith")
 
-	_, err := w.replace.Do(w.ctx, me, userapp.ReplaceInput{Username: mustName(t, "Alice"), Password: w.password(t, "N3w$ecret"), CurrentPassword: w.checked("Wr0ng$pass")})
+	_, err := w.ReplaceProfile.Do(w.ctx, me, userapp.ReplaceInput{Username: mustName(t, "Alice"), Password: w.password(t, "N3w$ecret"), CurrentPassword: w.checked("Wr0ng$pass")})
 	if !errors.Is(err, user.ErrWrongPassword) {
 		t.Fatalf("wrong current password: %v", err)
 	}
-	_, err = w.replace.Do(w.ctx, me, userapp.ReplaceInput{Username: mustName(t, "BOB"), Password: w.password(t, "Sup3r$ecret"), CurrentPassword: w.checked("Sup3r$ecret")})
+	_, err = w.ReplaceProfile.Do(w.ctx, me, userapp.ReplaceInput{Username: mustName(t, "BOB"), Password: w.password(t, "Sup3r$ecret"), CurrentPassword: w.checked("Sup3r$ecret")})
 	if !errors.Is(err, user.ErrUsernameTaken) {
 		t.Fatalf("rename to a taken name: %v", err)
 	}
 	// Same password: nothing to revoke.
-	changed, err := w.replace.Do(w.ctx, me, userapp.ReplaceInput{Username: mustName(t, "alice"), FullName: full, Password: w.password(t, "Sup3r$ecret"), CurrentPassword: w.checked("Sup3r$ecret")})
+	changed, err := w.ReplaceProfile.Do(w.ctx, me, userapp.ReplaceInput{Username: mustName(t, "alice"), FullName: full, Password: w.password(t, "Sup3r$ecret"), CurrentPassword: w.checked("Sup3r$ecret")})
 	u := changed.User
 	if err != nil || u.Username().String() != "alice" || u.FullName() != full || changed.PasswordChanged {
 		t.Fatalf("replace: %v %v", u, err)
 	}
-	if _, err := w.profile.Do(w.ctx, w.caller(t, other)); err != nil {
+	if _, err := w.Profile.Do(w.ctx, w.caller(t, other)); err != nil {
 		t.Fatalf("unchanged password must not revoke other sessions: %v", err)
 	}
 	// New password: other sessions end, this one stays; an absent full name clears it.
-	changed, err = w.replace.Do(w.ctx, me, userapp.ReplaceInput{Username: mustName(t, "alice"), Password: w.password(t, "N3w$ecretX"), CurrentPassword: w.checked("Sup3r$ecret")})
+	changed, err = w.ReplaceProfile.Do(w.ctx, me, userapp.ReplaceInput{Username: mustName(t, "alice"), Password: w.password(t, "N3w$ecretX"), CurrentPassword: w.checked("Sup3r$ecret")})
 	if err != nil || !changed.User.FullName().IsZero() || !changed.PasswordChanged {
 		t.Fatalf("replace with new password: %v %v", u, err)
 	}
-	if _, err := w.profile.Do(w.ctx, w.caller(t, other)); !errors.Is(err, user.ErrSessionInvalid) {
-		t.Fatalf("other session after password change: %v", err)
-	}
-	if _, err := w.refresh.Do(w.ctx, other.Refresh); !errors.Is(err, user.ErrSessionInvalid) {
+	w.wantRefused(t, "other session after password change", other)
+	if _, err := w.Refresh.Do(w.ctx, other.Refresh); !errors.Is(err, user.ErrSessionInvalid) {
 		t.Fatalf("other session's refresh after password change: %v", err)
 	}
-	if _, err := w.profile.Do(w.ctx, me); err != nil {
+	if _, err := w.Profile.Do(w.ctx, me); err != nil {
 		t.Fatalf("the changing session stays signed in: %v", err)
 	}
-	if _, err := w.logIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "Alice"), Password: w.checked("N3w$ecretX")}); err != nil {
+	if _, err := w.LogIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "Alice"), Password: w.checked("N3w$ecretX")}); err != nil {
 		t.Fatalf("login with the new password: %v", err)
 	}
 }
@@ -414,34 +427,34 @@ func TestReplaceProfile(t *testing.T) {
 func TestPatchProfile(t *testing.T) {
 	w := newWorld(t)
 	me := w.caller(t, w.mustSignUp(t, "Alice", "Sup3r$ecret"))
-	before, _ := w.profile.Do(w.ctx, me)
+	before, _ := w.Profile.Do(w.ctx, me)
 	w.clock.Advance(time.Second)
 
-	changed, err := w.patch.Do(w.ctx, me, userapp.PatchInput{})
+	changed, err := w.PatchProfile.Do(w.ctx, me, userapp.PatchInput{})
 	u := changed.User
 	if err != nil || !u.UpdatedAt().Equal(before.UpdatedAt()) {
 		t.Fatalf("empty patch changes nothing: %v %v", u, err)
 	}
 	full, _ := user.ParseFullName("Anne-Marie")
-	if changed, err = w.patch.Do(w.ctx, me, userapp.PatchInput{FullName: &full}); err != nil || changed.User.FullName() != full || changed.User.Username().String() != "Alice" {
+	if changed, err = w.PatchProfile.Do(w.ctx, me, userapp.PatchInput{FullName: &full}); err != nil || changed.User.FullName() != full || changed.User.Username().String() != "Alice" {
 		t.Fatalf("set full name: %v %v", changed.User, err)
 	}
 	if !changed.User.UpdatedAt().After(before.UpdatedAt()) {
 		t.Fatal("updated_at did not move")
 	}
 	var none user.FullName
-	if changed, err = w.patch.Do(w.ctx, me, userapp.PatchInput{FullName: &none}); err != nil || !changed.User.FullName().IsZero() {
+	if changed, err = w.PatchProfile.Do(w.ctx, me, userapp.PatchInput{FullName: &none}); err != nil || !changed.User.FullName().IsZero() {
 		t.Fatalf("clear full name: %v %v", changed.User, err)
 	}
 	pw := w.password(t, "N3w$ecret")
-	if _, err := w.patch.Do(w.ctx, me, userapp.PatchInput{Password: &pw}); !errors.Is(err, user.ErrPasswordRequired) {
+	if _, err := w.PatchProfile.Do(w.ctx, me, userapp.PatchInput{Password: &pw}); !errors.Is(err, user.ErrPasswordRequired) {
 		t.Fatalf("password without current: %v", err)
 	}
 	wrong := w.checked("nope")
-	if _, err := w.patch.Do(w.ctx, me, userapp.PatchInput{Password: &pw, CurrentPassword: &wrong}); !errors.Is(err, user.ErrWrongPassword) {
+	if _, err := w.PatchProfile.Do(w.ctx, me, userapp.PatchInput{Password: &pw, CurrentPassword: &wrong}); !errors.Is(err, user.ErrWrongPassword) {
 		t.Fatalf("wrong current: %v", err)
 	}
-	after, _ := w.profile.Do(w.ctx, me)
+	after, _ := w.Profile.Do(w.ctx, me)
 	if ok := strings.HasPrefix(after.PasswordHash().Reveal(), "$argon2id$"); !ok {
 		t.Fatal("hash lost")
 	}
@@ -451,19 +464,20 @@ func TestDeleteAccountRemovesUserAndSessions(t *testing.T) {
 	w := newWorld(t)
 	tok := w.mustSignUp(t, "Alice", "Sup3r$ecret")
 	me := w.caller(t, tok)
-	if err := w.delete.Do(w.ctx, me); err != nil {
+	if err := w.DeleteAccount.Do(w.ctx, me); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.profile.Do(w.ctx, me); !errors.Is(err, user.ErrSessionInvalid) {
+	w.wantRefused(t, "access token after delete", tok)
+	if _, err := w.Profile.Do(w.ctx, me); !errors.Is(err, user.ErrNotFound) {
 		t.Fatalf("profile after delete: %v", err)
 	}
-	if _, err := w.refresh.Do(w.ctx, tok.Refresh); !errors.Is(err, user.ErrSessionInvalid) {
+	if _, err := w.Refresh.Do(w.ctx, tok.Refresh); !errors.Is(err, user.ErrSessionInvalid) {
 		t.Fatalf("refresh after delete: %v", err)
 	}
-	if _, err := w.logIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "Alice"), Password: w.checked("Sup3r$ecret")}); !errors.Is(err, user.ErrInvalidCredentials) {
+	if _, err := w.LogIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "Alice"), Password: w.checked("Sup3r$ecret")}); !errors.Is(err, user.ErrInvalidCredentials) {
 		t.Fatalf("login after delete: %v", err)
 	}
-	if err := w.delete.Do(w.ctx, me); !errors.Is(err, user.ErrSessionInvalid) {
+	if err := w.DeleteAccount.Do(w.ctx, me); !errors.Is(err, user.ErrNotFound) {
 		t.Fatalf("second delete: %v", err)
 	}
 }
@@ -478,7 +492,7 @@ func TestConcurrentRefreshesAllGetTheSameNewToken(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got, err := w.refresh.Do(w.ctx, tok.Refresh)
+			got, err := w.Refresh.Do(w.ctx, tok.Refresh)
 			results[i], errs[i] = got.Refresh, err
 		}()
 	}
@@ -488,7 +502,7 @@ func TestConcurrentRefreshesAllGetTheSameNewToken(t *testing.T) {
 			t.Fatalf("refresh %d: %v (same token: %v)", i, errs[i], results[i] == results[0])
 		}
 	}
-	if _, err := w.refresh.Do(w.ctx, results[0]); err != nil {
+	if _, err := w.Refresh.Do(w.ctx, results[0]); err != nil {
 		t.Fatalf("the one live token refreshes: %v", err)
 	}
 }
@@ -500,8 +514,28 @@ func TestLogInWithAnUnusableStoredHashFailsLikeAWrongPassword(t *testing.T) {
 	if err := w.store.Users().Add(w.ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	_, err := w.logIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "planted"), Password: w.checked("Sup3r$ecret")})
+	_, err := w.LogIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "planted"), Password: w.checked("Sup3r$ecret")})
 	if !errors.Is(err, user.ErrInvalidCredentials) || strings.Contains(err.Error(), planted) {
 		t.Fatalf("planted hash: %v", err)
+	}
+}
+
+func TestAccessTokensNeverOutliveTheirSession(t *testing.T) {
+	w := newWorld(t)
+	tok := w.mustSignUp(t, "Alice", "Sup3r$ecret")
+	end := w.clock.Now().Add(settings.SessionMaxAge)
+	for _, step := range []time.Duration{55 * time.Minute, 55 * time.Minute, 30 * time.Minute} {
+		w.clock.Advance(step)
+		var err error
+		if tok, err = w.Refresh.Do(w.ctx, tok.Refresh); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if tok.AccessExpiresIn != 10*time.Minute {
+		t.Fatalf("expires_in %v ten minutes before the session's end, want 10m", tok.AccessExpiresIn)
+	}
+	claims, err := w.tokens.VerifyAccess(tok.Access)
+	if err != nil || !claims.ExpiresAt.Equal(end) {
+		t.Fatalf("access token expires %v (%v), want the session's end %v", claims.ExpiresAt, err, end)
 	}
 }

@@ -33,39 +33,3 @@ func (w *wrapped) Error() string { return w.msg }
 func (w *wrapped) Unwrap() error { return w.err }
 
 func fmtWrap(err error, msg string) error { return &wrapped{msg: msg, err: err} }
-
-// FieldError is one field that broke its rule. Field is the field's name as the
-// client sent it; Message is safe to show a client and never echoes the input.
-type FieldError struct {
-	Field   string
-	Message string
-}
-
-// ValidationError lists every field that broke its rule, in the order checked.
-type ValidationError struct{ Fields []FieldError }
-
-func (e *ValidationError) Error() string {
-	msg := "user: invalid fields:"
-	for _, f := range e.Fields {
-		msg += " " + f.Field + " (" + f.Message + ")"
-	}
-	return msg
-}
-
-// Fields collects field errors so that every failing field is reported at once.
-type Fields struct{ list []FieldError }
-
-// Add records err against field when err is not nil.
-func (f *Fields) Add(field string, err error) {
-	if err != nil {
-		f.list = append(f.list, FieldError{Field: field, Message: err.Error()})
-	}
-}
-
-// Err returns a *ValidationError holding every recorded field, or nil if none.
-func (f *Fields) Err() error {
-	if len(f.list) == 0 {
-		return nil
-	}
-	return &ValidationError{Fields: f.list}
-}

@@ -12,25 +12,30 @@ import (
 
 	"example.com/usersvc/domain/user"
 	"example.com/usersvc/ports"
+	"example.com/usersvc/ports/userports"
 )
 
-// Set is one implementation of the store ports, all three sharing one
-// backing store (one database, one memory store).
+// Set is one implementation of the user context's store ports, the
+// platform's Transactor and Revocations, all sharing one backing store (one
+// database, one memory DB).
 type Set struct {
-	Users    ports.Users
-	Sessions ports.Sessions
-	Tx       ports.Transactor
+	Users       userports.Users
+	Sessions    userports.Sessions
+	Tx          ports.Transactor
+	Revocations ports.Revocations
 }
 
-// Stores runs the contract of ports.Users, ports.Sessions and
-// ports.Transactor against the implementation that fresh builds. fresh is
+// Stores runs the contract of userports.Users, userports.Sessions,
+// ports.Transactor and ports.Revocations against the implementation that
+// fresh builds. fresh is
 // called once per subtest and must return stores over a new, empty, migrated
 // backing store, cleaned up with t.Cleanup; subtests run in parallel.
 //
 // The contract beyond the ports' doc comments, which every adapter keeps
 // alike: Update and Delete of an unknown user fail with user.ErrNotFound;
-// Sessions.Start for an unknown user fails with user.ErrNotFound; times come
-// back in UTC, equal to what was stored at least to the microsecond.
+// Sessions.Start for an unknown user fails with user.ErrNotFound; a deleted
+// user's sessions stay ended (tombstones); times come back in UTC, equal to
+// what was stored at least to the microsecond.
 func Stores(t *testing.T, fresh func(t *testing.T) Set) {
 	t.Helper()
 	for _, tc := range []struct {
@@ -48,8 +53,8 @@ func Stores(t *testing.T, fresh func(t *testing.T) Set) {
 		{"FailedChangeStoresNothing", testFailedChange},
 		{"ConcurrentUpdatesSerialise", testConcurrentUpdates},
 		{"ConcurrentAddsOfOneUsernameOneWins", testConcurrentAdds},
-		{"BySessionLive", testBySessionLive},
-		{"BySessionRejectsDeadOrForeignSessions", testBySessionRejects},
+		{"ByID", testByID},
+		{"EndedSessionsAreRevokedForeignOrGone", testEnded},
 		{"StartForUnknownUserFails", testStartUnknownUser},
 		{"RotateMakesNextCurrent", testRotate},
 		{"RotateWithStaleTokenChangesNothing", testRotateStale},
@@ -57,7 +62,8 @@ func Stores(t *testing.T, fresh func(t *testing.T) Set) {
 		{"ConcurrentRotationsOneWins", testConcurrentRotations},
 		{"RevokeKeepsFirstTimeAndIgnoresUnknown", testRevoke},
 		{"RevokeOthersKeepsOne", testRevokeOthers},
-		{"DeleteCascadesToSessions", testDeleteCascades},
+		{"RevokeAllEndsEverySession", testRevokeAll},
+		{"DeleteLeavesEndedSessions", testDeleteLeavesEndedSessions},
 		{"TransactorCommitsTogether", testTxCommits},
 		{"TransactorRollsBackOnError", testTxRollsBack},
 		{"TransactorRollsBackUpdate", testTxRollsBackUpdate},
@@ -415,40 +421,49 @@ func testConcurrentAdds(t *testing.T, s Set) {
 	assertUser(t, find(t, s, "dave"), users[winner])
 }
 
-func testBySessionLive(t *testing.T, s Set) {
+func testByID(t *testing.T, s Set) {
 	u := newUser(t, "erin", "Erin")
 	add(t, s, u)
-	sess := newSession(u.ID(), t0)
-	start(t, s, sess)
-	got, err := s.Users.BySession(t.Context(), u.ID(), sess.ID, t0.Add(time.Minute))
+	got, err := s.Users.ByID(t.Context(), u.ID())
 	if err != nil {
-		t.Fatalf("BySession(live): %v", err)
+		t.Fatalf("ByID: %v", err)
 	}
 	assertUser(t, got, u)
+	_, err = s.Users.ByID(t.Context(), newID())
+	wantErr(t, "ByID(unknown)", err, user.ErrNotFound)
 }
 
-func testBySessionRejects(t *testing.T, s Set) {
+// isEnded asks the Revocations whether uid's session sid has ended.
+func isEnded(t *testing.T, s Set, uid user.ID, sid user.SessionID) bool {
+	t.Helper()
+	ended, err := s.Revocations.Ended(t.Context(), ports.Principal{UserID: uuid.UUID(uid), SessionID: uuid.UUID(sid)})
+	if err != nil {
+		t.Fatalf("Ended: %v", err)
+	}
+	return ended
+}
+
+func testEnded(t *testing.T, s Set) {
 	ctx := t.Context()
 	alice, bob, gone := newUser(t, "alice", ""), newUser(t, "bob", ""), newUser(t, "gone", "")
 	add(t, s, alice)
 	add(t, s, bob)
 	add(t, s, gone)
 
+	live := newSession(alice.ID(), t0)
+	start(t, s, live)
 	revoked := newSession(alice.ID(), t0)
 	start(t, s, revoked)
 	if err := s.Sessions.Revoke(ctx, revoked.ID, t0.Add(time.Second)); err != nil {
 		t.Fatalf("Revoke: %v", err)
 	}
-	ended := newSession(alice.ID(), t0)
-	ended.ExpiresAt = t0.Add(time.Hour)
-	start(t, s, ended)
-	refreshExpired := newSession(alice.ID(), t0)
-	refreshExpired.Current.ExpiresAt = t0.Add(time.Hour)
-	start(t, s, refreshExpired)
 	bobs := newSession(bob.ID(), t0)
 	start(t, s, bobs)
 	gones := newSession(gone.ID(), t0)
 	start(t, s, gones)
+	if _, err := s.Sessions.RevokeAll(ctx, gone.ID(), t0.Add(time.Second)); err != nil {
+		t.Fatalf("RevokeAll: %v", err)
+	}
 	if err := s.Users.Delete(ctx, gone.ID()); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
@@ -457,25 +472,18 @@ func testBySessionRejects(t *testing.T, s Set) {
 		name string
 		uid  user.ID
 		sid  user.SessionID
-		now  time.Time
+		want bool
 	}{
-		{"revoked", alice.ID(), revoked.ID, t0.Add(time.Minute)},
-		{"past its absolute end", alice.ID(), ended.ID, t0.Add(2 * time.Hour)},
-		{"exactly at its absolute end", alice.ID(), ended.ID, t0.Add(time.Hour)},
-		{"refresh token expired", alice.ID(), refreshExpired.ID, t0.Add(2 * time.Hour)},
-		{"another user's session", alice.ID(), bobs.ID, t0.Add(time.Minute)},
-		{"unknown session", alice.ID(), user.SessionID(uuid.New()), t0.Add(time.Minute)},
-		{"deleted user", gone.ID(), gones.ID, t0.Add(time.Minute)},
+		{"live", alice.ID(), live.ID, false},
+		{"bob's own", bob.ID(), bobs.ID, false},
+		{"revoked", alice.ID(), revoked.ID, true},
+		{"another user's session", alice.ID(), bobs.ID, true},
+		{"unknown session", alice.ID(), user.SessionID(uuid.New()), true},
+		{"deleted user", gone.ID(), gones.ID, true},
 	} {
-		_, err := s.Users.BySession(ctx, c.uid, c.sid, c.now)
-		wantErr(t, "BySession("+c.name+")", err, user.ErrSessionInvalid)
-	}
-	// The same sessions before they ended are live.
-	if _, err := s.Users.BySession(ctx, alice.ID(), ended.ID, t0.Add(time.Hour-time.Microsecond)); err != nil {
-		t.Errorf("BySession(just before its end): %v", err)
-	}
-	if _, err := s.Users.BySession(ctx, bob.ID(), bobs.ID, t0.Add(time.Minute)); err != nil {
-		t.Errorf("BySession(bob's own session): %v", err)
+		if got := isEnded(t, s, c.uid, c.sid); got != c.want {
+			t.Errorf("Ended(%s) = %v, want %v", c.name, got, c.want)
+		}
 	}
 }
 
@@ -642,6 +650,22 @@ func testRevoke(t *testing.T, s Set) {
 	wantErr(t, "Revoke(expired session)", err, user.ErrSessionInvalid)
 }
 
+func sameIDs(got, want []user.SessionID) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	seen := map[user.SessionID]bool{}
+	for _, id := range got {
+		seen[id] = true
+	}
+	for _, id := range want {
+		if !seen[id] {
+			return false
+		}
+	}
+	return true
+}
+
 func testRevokeOthers(t *testing.T, s Set) {
 	ctx := t.Context()
 	alice, bob := newUser(t, "alice", ""), newUser(t, "bob", "")
@@ -651,27 +675,37 @@ func testRevokeOthers(t *testing.T, s Set) {
 	for _, sess := range []user.Session{keep, other1, other2, bobs} {
 		start(t, s, sess)
 	}
+	if err := s.Sessions.Revoke(ctx, other2.ID, t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	at := t0.Add(time.Minute)
-	if err := s.Sessions.RevokeOthers(ctx, alice.ID(), keep.ID, at); err != nil {
+	ids, err := s.Sessions.RevokeOthers(ctx, alice.ID(), keep.ID, at)
+	if err != nil {
 		t.Fatalf("RevokeOthers: %v", err)
 	}
-	now := t0.Add(2 * time.Minute)
-	if _, err := s.Users.BySession(ctx, alice.ID(), keep.ID, now); err != nil {
-		t.Errorf("kept session: %v", err)
+	if !sameIDs(ids, []user.SessionID{other1.ID}) {
+		t.Errorf("RevokeOthers ended %v, want only the live other session %v", ids, other1.ID)
+	}
+	if isEnded(t, s, alice.ID(), keep.ID) {
+		t.Errorf("the kept session ended")
 	}
 	for _, sess := range []user.Session{other1, other2} {
-		_, err := s.Users.BySession(ctx, alice.ID(), sess.ID, now)
-		wantErr(t, "BySession(other session)", err, user.ErrSessionInvalid)
-		if got := current(t, s, sess.ID); !sameTime(got.RevokedAt, at) {
-			t.Errorf("RevokedAt = %v, want %v", got.RevokedAt, at)
+		if !isEnded(t, s, alice.ID(), sess.ID) {
+			t.Errorf("other session %s is live", sess.ID)
 		}
 	}
-	if _, err := s.Users.BySession(ctx, bob.ID(), bobs.ID, now); err != nil {
-		t.Errorf("another user's session was revoked: %v", err)
+	if got := current(t, s, other1.ID); !sameTime(got.RevokedAt, at) {
+		t.Errorf("RevokedAt = %v, want %v", got.RevokedAt, at)
+	}
+	if got := current(t, s, other2.ID); !sameTime(got.RevokedAt, t0.Add(time.Second)) {
+		t.Errorf("an earlier revocation time was overwritten: %v", got.RevokedAt)
+	}
+	if isEnded(t, s, bob.ID(), bobs.ID) {
+		t.Errorf("another user's session was revoked")
 	}
 }
 
-func testDeleteCascades(t *testing.T, s Set) {
+func testRevokeAll(t *testing.T, s Set) {
 	ctx := t.Context()
 	alice, bob := newUser(t, "alice", ""), newUser(t, "bob", "")
 	add(t, s, alice)
@@ -680,18 +714,49 @@ func testDeleteCascades(t *testing.T, s Set) {
 	for _, sess := range []user.Session{s1, s2, bobs} {
 		start(t, s, sess)
 	}
+	ids, err := s.Sessions.RevokeAll(ctx, alice.ID(), t0.Add(time.Minute))
+	if err != nil || !sameIDs(ids, []user.SessionID{s1.ID, s2.ID}) {
+		t.Fatalf("RevokeAll = %v, %v; want both of alice's sessions", ids, err)
+	}
+	if again, err := s.Sessions.RevokeAll(ctx, alice.ID(), t0.Add(time.Hour)); err != nil || len(again) != 0 {
+		t.Errorf("second RevokeAll = %v, %v; want nothing left to end", again, err)
+	}
+	if !isEnded(t, s, alice.ID(), s1.ID) || !isEnded(t, s, alice.ID(), s2.ID) || isEnded(t, s, bob.ID(), bobs.ID) {
+		t.Errorf("RevokeAll ended the wrong sessions")
+	}
+}
+
+func testDeleteLeavesEndedSessions(t *testing.T, s Set) {
+	ctx := t.Context()
+	alice, bob := newUser(t, "alice", ""), newUser(t, "bob", "")
+	add(t, s, alice)
+	add(t, s, bob)
+	s1, s2, bobs := newSession(alice.ID(), t0), newSession(alice.ID(), t0), newSession(bob.ID(), t0)
+	for _, sess := range []user.Session{s1, s2, bobs} {
+		start(t, s, sess)
+	}
+	if _, err := s.Sessions.RevokeAll(ctx, alice.ID(), t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Users.Delete(ctx, alice.ID()); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
 	_, err := s.Users.ByUsername(ctx, username(t, "alice"))
 	wantErr(t, "ByUsername(deleted)", err, user.ErrNotFound)
 	for _, sess := range []user.Session{s1, s2} {
-		_, _, err := s.Sessions.Rotate(ctx, sess.ID, sess.Current.ID, newToken(t0), t0.Add(time.Minute))
-		wantErr(t, "Rotate(session of a deleted user)", err, user.ErrSessionInvalid)
+		got, rotated, err := s.Sessions.Rotate(ctx, sess.ID, sess.Current.ID, newToken(t0), t0.Add(time.Minute))
+		if rotated || (err == nil && (got.RevokedAt.IsZero() || got.UserID != user.ID{})) || (err != nil && !errors.Is(err, user.ErrSessionInvalid)) {
+			t.Errorf("Rotate(session of a deleted user) = %+v, %v, %v; want a revoked session with no user, not rotated", got, rotated, err)
+		}
+		if !isEnded(t, s, alice.ID(), sess.ID) {
+			t.Errorf("a deleted user's session is live")
+		}
 	}
-	if _, err := s.Users.BySession(ctx, bob.ID(), bobs.ID, t0.Add(time.Minute)); err != nil {
-		t.Errorf("another user's session went with the delete: %v", err)
+	if isEnded(t, s, bob.ID(), bobs.ID) {
+		t.Errorf("another user's session went with the delete")
 	}
+	err = s.Sessions.Start(ctx, newSession(alice.ID(), t0))
+	wantErr(t, "Start(deleted user)", err, user.ErrNotFound)
 	add(t, s, newUser(t, "Alice", "")) // the name is free again
 }
 
@@ -712,8 +777,8 @@ func testTxCommits(t *testing.T, s Set) {
 	if err != nil {
 		t.Fatalf("Atomically: %v", err)
 	}
-	if _, err := s.Users.BySession(t.Context(), u.ID(), sess.ID, t0.Add(time.Minute)); err != nil {
-		t.Fatalf("BySession after commit: %v", err)
+	if isEnded(t, s, u.ID(), sess.ID) {
+		t.Fatalf("the session committed with its user is not live")
 	}
 }
 
@@ -764,15 +829,15 @@ func testTxRollsBackUpdate(t *testing.T, s Set) {
 		if err != nil {
 			return err
 		}
-		if err := s.Sessions.RevokeOthers(ctx, u.ID(), keep.ID, t0.Add(time.Hour)); err != nil {
+		if _, err := s.Sessions.RevokeOthers(ctx, u.ID(), keep.ID, t0.Add(time.Hour)); err != nil {
 			return err
 		}
 		return errBoom
 	})
 	wantErr(t, "Atomically", err, errBoom)
 	assertUser(t, find(t, s, "oscar"), u)
-	if _, err := s.Users.BySession(t.Context(), u.ID(), other.ID, t0.Add(time.Minute)); err != nil {
-		t.Errorf("revocation survived the rollback: %v", err)
+	if isEnded(t, s, u.ID(), other.ID) {
+		t.Errorf("revocation survived the rollback")
 	}
 }
 
