@@ -114,7 +114,7 @@ var settings = []setting{
 		return oneOf(v, "contract", "nist")
 	}},
 	{"DB_MAX_OPEN_CONNS", "10", "database connection pool size", intInto(func(c *Config) *int { return &c.DBMaxOpenConns }, 1, 1000)},
-	{"DB_MAX_IDLE_CONNS", "5", "idle connections kept in the pool", intInto(func(c *Config) *int { return &c.DBMaxIdleConns }, 0, 1000)},
+	{"DB_MAX_IDLE_CONNS", "10", "idle connections kept in the pool (as many as DB_MAX_OPEN_CONNS, so a steady load opens no new connections)", intInto(func(c *Config) *int { return &c.DBMaxIdleConns }, 0, 1000)},
 	{"DB_CONN_MAX_LIFETIME", "30m", "longest a pooled connection is reused", durationInto(func(c *Config) *time.Duration { return &c.DBConnMaxLifetime }, time.Second, 24*time.Hour)},
 	{"DB_QUERY_TIMEOUT", "2s", "deadline for the database work of one request, counted from its arrival (503 when it passes, nothing written); also bounds its wait for a hashing slot and for Redis", durationInto(func(c *Config) *time.Duration { return &c.DBQueryTimeout }, 100*time.Millisecond, time.Minute)},
 	{"MIGRATE_ON_START", "true", "apply pending migrations when serve starts", boolInto(func(c *Config) *bool { return &c.MigrateOnStart })},

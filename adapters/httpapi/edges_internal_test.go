@@ -4,9 +4,16 @@ package httpapi
 // end-to-end tests are in bootstrap (http_edges_test.go).
 
 import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/gin-gonic/gin"
 )
 
 func TestHasLoneSurrogate(t *testing.T) {
@@ -80,5 +87,26 @@ func TestHeaderBlockSizeCountsAsTheWireDoes(t *testing.T) {
 	wire := "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: ppp\r\nCookie: a=1\r\nCookie: b=2\r\n\r\n"
 	if got := headerBlockSize(r); got != len(wire) {
 		t.Errorf("headerBlockSize = %d, want %d", got, len(wire))
+	}
+}
+
+// TestAClientThatWentAwayIsNoServerError: a request whose client cancelled
+// it is answered 503 (nobody reads it) and logged at info, never as a 500
+// "request failed".
+func TestAClientThatWentAwayIsNoServerError(t *testing.T) {
+	var logs bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	e := gin.New()
+	e.Use(func(c *gin.Context) { c.Set(loggerKey, log); c.Next() })
+	e.GET("/gone", handleWith(nil, func(c *gin.Context) error { return fmt.Errorf("query: %w", c.Request.Context().Err()) }))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/gone", nil).WithContext(ctx))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want 503", rec.Code)
+	}
+	if strings.Contains(logs.String(), `"level":"ERROR"`) || !strings.Contains(logs.String(), "client went away") {
+		t.Fatalf("logs: %s", logs.String())
 	}
 }

@@ -16,8 +16,8 @@ import (
 const (
 	requestIDKey = "httpapi.request_id"
 	loggerKey    = "httpapi.logger"
-	// plannedKey marks a 5xx answer the service meant to give (503 while
-	// draining): logged at info, not as a failure.
+	// plannedKey marks a 5xx answer that is no failure of the service (503
+	// while draining, or to a client that went away): logged at info.
 	plannedKey = "httpapi.planned"
 )
 

@@ -94,6 +94,7 @@ var platformErrors = []errorStatus{
 	{ports.ErrBusy, http.StatusServiceUnavailable, "the service is busy; retry later"},
 	{ports.ErrUnavailable, http.StatusServiceUnavailable, "a dependency is unavailable; retry later"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "the request took too long; retry later"},
+	{context.Canceled, http.StatusServiceUnavailable, "the request was cancelled; retry later"},
 }
 
 // retryAfterSeconds is what a 503 asks clients to wait.
@@ -132,6 +133,12 @@ func writeProblemWith(c *gin.Context, err error, own []errorStatus) {
 		}
 	case http.StatusServiceUnavailable:
 		c.Header("Retry-After", retryAfterSeconds)
+	}
+	if errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil {
+		// The client went away first: nobody reads this answer, and the
+		// service did not fail.
+		c.Set(plannedKey, true)
+		logger(c).InfoContext(c.Request.Context(), "client went away before the answer")
 	}
 	if p.Status >= 500 && !c.GetBool(plannedKey) {
 		// The chain goes to the log only; adapters keep secrets out of errors.

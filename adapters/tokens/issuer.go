@@ -59,6 +59,9 @@ type Options struct {
 	// Leeway is the clock skew tolerated on exp, nbf and iat, clamped to
 	// [0, MaxLeeway].
 	Leeway time.Duration
+	// VerifiedCacheSize is how many verified access tokens VerifyAccess
+	// remembers; 0 means DefaultVerifiedCacheSize, a negative value none.
+	VerifiedCacheSize int
 }
 
 // Issuer signs and verifies access and refresh tokens with a Keyring. It
@@ -69,6 +72,7 @@ type Issuer struct {
 	clock           ports.Clock
 	o               Options
 	access, refresh *jwt.Parser
+	verified        *verifiedCache
 }
 
 // NewIssuer returns an Issuer that signs with keys' newest key, verifies with
@@ -95,12 +99,16 @@ func NewIssuer(keys *Keyring, clock ports.Clock, o Options) *Issuer {
 		jwt.WithTimeFunc(clock.Now),
 		jwt.WithStrictDecoding(),
 	}
+	if o.VerifiedCacheSize == 0 {
+		o.VerifiedCacheSize = DefaultVerifiedCacheSize
+	}
 	return &Issuer{
-		keys:    keys,
-		clock:   clock,
-		o:       o,
-		access:  jwt.NewParser(append(common, jwt.WithNotBeforeRequired())...),
-		refresh: jwt.NewParser(common...),
+		keys:     keys,
+		clock:    clock,
+		o:        o,
+		access:   jwt.NewParser(append(common, jwt.WithNotBeforeRequired())...),
+		refresh:  jwt.NewParser(common...),
+		verified: newVerifiedCache(o.VerifiedCacheSize, o.Leeway),
 	}
 }
 
@@ -230,8 +238,14 @@ func (i *Issuer) sign(typ string, c claims) (string, error) {
 // VerifyAccess checks an access token: an EdDSA signature by a configured key
 // named by kid, typ at+jwt, iss, aud, exp, nbf and iat (within the leeway),
 // and well-formed sub, sid and jti. Any failure returns an error wrapping
-// ports.ErrUnauthenticated that names the reason but never the token.
+// ports.ErrUnauthenticated that names the reason but never the token. A
+// token that passed every check is remembered, by its exact text, until it
+// expires, so the same token presented again costs no second signature
+// check (see verifiedCache).
 func (i *Issuer) VerifyAccess(token string) (ports.AccessClaims, error) {
+	if claims, ok := i.verified.get(token, i.clock.Now()); ok {
+		return claims, nil
+	}
 	c, err := i.verify(i.access, TypeAccess, token)
 	if err != nil {
 		return ports.AccessClaims{}, err
@@ -240,12 +254,14 @@ func (i *Issuer) VerifyAccess(token string) (ports.AccessClaims, error) {
 	if err != nil || c.ID == "" {
 		return ports.AccessClaims{}, rejected(TypeAccess, "subject, session or token id malformed")
 	}
-	return ports.AccessClaims{
+	claims := ports.AccessClaims{
 		Principal: ports.Principal{UserID: uuid.UUID(uid), SessionID: uuid.UUID(sid)},
 		TokenID:   c.ID,
 		IssuedAt:  time.Unix(c.IssuedAt, 0).UTC(),
 		ExpiresAt: time.Unix(c.ExpiresAt, 0).UTC(),
-	}, nil
+	}
+	i.verified.put(token, claims, i.clock.Now())
+	return claims, nil
 }
 
 // VerifyRefresh checks a refresh token like VerifyAccess, but with typ
