@@ -697,6 +697,34 @@ func (b *syncBuffer) String() string {
 // break the app's database on purpose.
 func adminExec(t testing.TB, sql string, args ...any) {
 	t.Helper()
+	withAdmin(t, func(ctx context.Context, conn *pgx.Conn) {
+		if _, err := conn.Exec(ctx, sql, args...); err != nil {
+			t.Fatalf("admin %q: %v", sql, err)
+		}
+	})
+}
+
+// adminQueryStrings runs a query on the maintenance connection and returns
+// its first column.
+func adminQueryStrings(t testing.TB, sql string, args ...any) []string {
+	t.Helper()
+	var out []string
+	withAdmin(t, func(ctx context.Context, conn *pgx.Conn) {
+		rows, err := conn.Query(ctx, sql, args...)
+		if err != nil {
+			t.Fatalf("admin %q: %v", sql, err)
+		}
+		if out, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			t.Fatalf("admin %q: %v", sql, err)
+		}
+	})
+	return out
+}
+
+// withAdmin runs fn on a new connection to the server's maintenance
+// database (TEST_DATABASE_URL), closed afterwards.
+func withAdmin(t testing.TB, fn func(ctx context.Context, conn *pgx.Conn)) {
+	t.Helper()
 	admin := os.Getenv("TEST_DATABASE_URL")
 	if admin == "" {
 		admin = sqltest.DefaultPostgresURL
@@ -708,9 +736,7 @@ func adminExec(t testing.TB, sql string, args ...any) {
 		t.Fatalf("admin connection: %v", err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, sql, args...); err != nil {
-		t.Fatalf("admin %q: %v", sql, err)
-	}
+	fn(ctx, conn)
 }
 
 // eventually polls cond every 100 ms until it holds or within passes.

@@ -26,7 +26,6 @@ import (
 	"go.uber.org/fx"
 
 	"example.com/usersvc/adapters/sqlstore"
-	"example.com/usersvc/adapters/sqlstore/sqltest"
 	"example.com/usersvc/bootstrap"
 )
 
@@ -200,32 +199,6 @@ func statementsOf(t *testing.T, c *client, fn func()) []string {
 		if m != nil && m[2] == c.app.dbName && !listeners[m[1]] {
 			out = append(out, m[3])
 		}
-	}
-	return out
-}
-
-// adminQueryStrings runs a query on the server's maintenance connection and
-// returns its first column.
-func adminQueryStrings(t *testing.T, sql string, args ...any) []string {
-	t.Helper()
-	admin := os.Getenv("TEST_DATABASE_URL")
-	if admin == "" {
-		admin = sqltest.DefaultPostgresURL
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatalf("admin connection: %v", err)
-	}
-	defer conn.Close(context.Background())
-	rows, err := conn.Query(ctx, sql, args...)
-	if err != nil {
-		t.Fatalf("admin %q: %v", sql, err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
 	}
 	return out
 }

@@ -139,15 +139,34 @@ func pageRequest(c *gin.Context) (chat.PageRequest, error) {
 	return r, nil
 }
 
-func (cr *ChatRoutes) create(c *gin.Context) error {
+// title reads a {title} body: 415, 413 or 400 for one that cannot be read,
+// 422 naming every bad field.
+func (cr *ChatRoutes) title(c *gin.Context) (chat.Title, error) {
 	var req titleRequest
 	fields, err := cr.decoder.decode(c, &req)
 	if err != nil {
-		return err
+		return chat.Title{}, err
 	}
 	errs := fieldErrors(fields)
 	title := parse(&errs, "title", req.Title, chat.ParseTitle)
-	if err := errs.err(); err != nil {
+	return title, errs.err()
+}
+
+// body reads a {body} body, as title does.
+func (cr *ChatRoutes) body(c *gin.Context) (chat.Body, error) {
+	var req messageRequest
+	fields, err := cr.decoder.decode(c, &req)
+	if err != nil {
+		return chat.Body{}, err
+	}
+	errs := fieldErrors(fields)
+	body := parse(&errs, "body", req.Body, chat.ParseBody)
+	return body, errs.err()
+}
+
+func (cr *ChatRoutes) create(c *gin.Context) error {
+	title, err := cr.title(c)
+	if err != nil {
 		return err
 	}
 	created, err := cr.uc.CreateChat.Do(c.Request.Context(), principal(c), title)
@@ -186,18 +205,12 @@ func (cr *ChatRoutes) get(c *gin.Context) error {
 }
 
 func (cr *ChatRoutes) rename(c *gin.Context) error {
-	var req titleRequest
-	fields, err := cr.decoder.decode(c, &req)
+	id, err := chatID(c) // a malformed id is 404 whatever the body
 	if err != nil {
 		return err
 	}
-	errs := fieldErrors(fields)
-	title := parse(&errs, "title", req.Title, chat.ParseTitle)
-	id, idErr := chatID(c)
-	if idErr != nil {
-		return idErr // a chat that is not the caller's is 404 before any 422
-	}
-	if err := errs.err(); err != nil {
+	title, err := cr.title(c)
+	if err != nil {
 		return err
 	}
 	renamed, err := cr.uc.RenameChat.Do(c.Request.Context(), principal(c), id, title)
@@ -221,18 +234,12 @@ func (cr *ChatRoutes) delete(c *gin.Context) error {
 }
 
 func (cr *ChatRoutes) post(c *gin.Context) error {
-	var req messageRequest
-	fields, err := cr.decoder.decode(c, &req)
+	id, err := chatID(c)
 	if err != nil {
 		return err
 	}
-	errs := fieldErrors(fields)
-	body := parse(&errs, "body", req.Body, chat.ParseBody)
-	id, idErr := chatID(c)
-	if idErr != nil {
-		return idErr
-	}
-	if err := errs.err(); err != nil {
+	body, err := cr.body(c)
+	if err != nil {
 		return err
 	}
 	m, err := cr.uc.PostMessage.Do(c.Request.Context(), principal(c), id, body)
