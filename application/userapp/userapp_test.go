@@ -59,6 +59,7 @@ type world struct {
 	*userapp.UseCases
 	policy user.PasswordPolicy
 	ctx    context.Context
+	deps   userapp.Deps
 }
 
 func newWorld(t *testing.T) *world {
@@ -77,10 +78,11 @@ func newWorld(t *testing.T) *world {
 	w.tokens = tokens.NewIssuer(ring, w.clock, tokens.Options{Issuer: "test", Audience: "test", AccessTTL: settings.AccessTTL})
 	w.revocations = w.store.Revocations()
 	hasher := passwords.NewHasher(passwords.Params{Memory: 8192, Time: 1, Threads: 1, MaxConcurrent: 4, QueueWait: 5 * time.Second})
-	w.UseCases, err = userapp.NewUseCases(w.ctx, userapp.Deps{
+	w.deps = userapp.Deps{
 		Users: w.store.Users(), Sessions: w.store.Sessions(), Tx: db.Transactor(), Hasher: hasher,
 		Tokens: w.tokens, Clock: w.clock, IDs: clock.UUIDv7{}, Events: w.outbox, Settings: settings,
-	})
+	}
+	w.UseCases, err = userapp.NewUseCases(w.ctx, w.deps)
 	if err != nil {
 		t.Fatal(err)
 	}
