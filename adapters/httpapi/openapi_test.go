@@ -281,6 +281,8 @@ func TestResponsesMatchDocument(t *testing.T) {
 		{"weak password", "POST", base + "/signup", "application/json", `{"username":"alice","password":"aaaaaaaa"}`, false, 422},
 		{"no bearer", "GET", base + "/me", "", "", false, 401},
 		{"no bearer, no slash", "DELETE", base, "", "", false, 401},
+		{"no bearer on the session list", "GET", base + "/me/sessions", "", "", false, 401},
+		{"no bearer on a session", "DELETE", base + "/me/sessions/01937a9f-2b3c-7d4e-8f5a-6b7c8d9e0f1a", "", "", false, 401},
 		{"no refresh cookie", "POST", base + "/refresh", "", "", false, 401},
 		{"no refresh cookie on logout", "POST", base + "/logout", "", "", false, 401},
 		{"unknown route", "GET", base + "/nothing", "", "", true, 404},
