@@ -14,50 +14,52 @@ import (
 // Config is every setting of the service. Load fills it from the environment;
 // tests build it with Defaults and change fields.
 type Config struct {
-	HTTPAddr           string
-	DatabaseURL        string
-	DataDir            string
-	CookieSecure       bool
-	AccessTokenTTL     time.Duration
-	RefreshTokenTTL    time.Duration
-	SessionMaxAge      time.Duration
-	RefreshReuseGrace  time.Duration
-	RateLimits         bool
-	Environment        string
-	SigningKeyFiles    []string
-	TokenIssuer        string
-	TokenAudience      string
-	TokenLeeway        time.Duration
-	PasswordPolicy     string
-	DBMaxOpenConns     int
-	DBMaxIdleConns     int
-	DBConnMaxLifetime  time.Duration
-	DBQueryTimeout     time.Duration
-	MigrateOnStart     bool
-	LogLevel           string
-	LogFormat          string
-	ShutdownGrace      time.Duration
-	TrustedProxies     []string
-	HashMaxConcurrent  int
-	HashQueueWait      time.Duration
-	Argon2MemoryKiB    uint32
-	Argon2Time         uint32
-	Argon2Threads      uint8
-	CORSOrigins        []string
-	RateLimitStore     string
-	RedisURL           string
-	LimitSignUpPerIP   ports.Limit
-	LimitLogInPerIP    ports.Limit
-	LimitRefreshPerIP  ports.Limit
-	LimitFailedLogIns  ports.Limit
-	LimitChatWrites    ports.Limit
-	ReadHeaderTimeout  time.Duration
-	ReadTimeout        time.Duration
-	WriteTimeout       time.Duration
-	IdleTimeout        time.Duration
-	MaxHeaderBytes     int
-	MetricsAddr        string
-	ShutdownDrainDelay time.Duration
+	HTTPAddr               string
+	DatabaseURL            string
+	DataDir                string
+	CookieSecure           bool
+	AccessTokenTTL         time.Duration
+	RefreshTokenTTL        time.Duration
+	SessionMaxAge          time.Duration
+	RefreshReuseGrace      time.Duration
+	RateLimits             bool
+	Environment            string
+	SigningKeyFiles        []string
+	TokenIssuer            string
+	TokenAudience          string
+	TokenLeeway            time.Duration
+	PasswordPolicy         string
+	DBMaxOpenConns         int
+	DBMaxIdleConns         int
+	DBConnMaxLifetime      time.Duration
+	DBQueryTimeout         time.Duration
+	MigrateOnStart         bool
+	LogLevel               string
+	LogFormat              string
+	ShutdownGrace          time.Duration
+	TrustedProxies         []string
+	HashMaxConcurrent      int
+	HashQueueWait          time.Duration
+	Argon2MemoryKiB        uint32
+	Argon2Time             uint32
+	Argon2Threads          uint8
+	CORSOrigins            []string
+	RateLimitStore         string
+	RedisURL               string
+	LimitSignUpPerIP       ports.Limit
+	LimitLogInPerIP        ports.Limit
+	LimitRefreshPerIP      ports.Limit
+	LimitFailedLogIns      ports.Limit
+	LimitChatWrites        ports.Limit
+	ReadHeaderTimeout      time.Duration
+	ReadTimeout            time.Duration
+	WriteTimeout           time.Duration
+	IdleTimeout            time.Duration
+	MaxHeaderBytes         int
+	MetricsAddr            string
+	ShutdownDrainDelay     time.Duration
+	SessionsPerUser        int
+	SessionCleanupInterval time.Duration
 }
 
 // setting is one environment variable: its default, its meaning and how it
@@ -86,6 +88,17 @@ var settings = []setting{
 	{"ACCESS_TOKEN_TTL", "15m", "access token lifetime (Go duration)", durationInto(func(c *Config) *time.Duration { return &c.AccessTokenTTL }, time.Second, 24*time.Hour)},
 	{"REFRESH_TOKEN_TTL", "168h", "refresh token and session idle lifetime", durationInto(func(c *Config) *time.Duration { return &c.RefreshTokenTTL }, time.Minute, 365*24*time.Hour)},
 	{"SESSION_MAX_AGE", "720h", "absolute session lifetime: no refresh extends a session past it", durationInto(func(c *Config) *time.Duration { return &c.SessionMaxAge }, time.Minute, 5*365*24*time.Hour)},
+	{"SESSIONS_PER_USER", "50", "most live sessions a user may have; a sign-up or log-in beyond it revokes the least recently used", intInto(func(c *Config) *int { return &c.SessionsPerUser }, 1, 10000)},
+	{"SESSION_CLEANUP_INTERVAL", "1h", "how often sessions that ended longer ago than the longest token lifetime are removed (safe on several instances at once); 0 turns the clean-up off", func(c *Config, v string) error {
+		if v == "0" {
+			c.SessionCleanupInterval = 0
+			return nil
+		}
+		if err := durationInto(func(c *Config) *time.Duration { return &c.SessionCleanupInterval }, time.Second, 24*time.Hour)(c, v); err != nil {
+			return fmt.Errorf("must be 0 (off) or a Go duration from 1s to 24h")
+		}
+		return nil
+	}},
 	{"REFRESH_REUSE_GRACE", "10s", "grace period for concurrent refreshes; 0 turns it off", durationInto(func(c *Config) *time.Duration { return &c.RefreshReuseGrace }, 0, 5*time.Minute)},
 	{"RATE_LIMITS", "on", "off disables every rate limit (for test benches only)", func(c *Config, v string) error {
 		switch v {

@@ -27,7 +27,8 @@ import (
 )
 
 // Platform provides what every bounded context shares: configuration, the
-// logger, clock and id source, the database and its transactions, token
+// logger, clock and id source, the database and its transactions, the
+// outbox that records events in them (ports.Events), token
 // signing and verification, the authenticator of every bearer route (with the
 // revocations it checks), the abuse guard, the gin engine (with every
 // module's routes) and the HTTP server.
@@ -40,6 +41,7 @@ func Platform(cfg Config, logOut io.Writer) fx.Option {
 			as[ports.IDs](func() clock.UUIDv7 { return clock.UUIDv7{} }),
 			newDatabase,
 			as[ports.Transactor](sqlstore.NewTransactor),
+			as[ports.Events](sqlstore.NewOutbox),
 			newListenerConfig,
 			newRevocations,
 			as[ports.Revocations](func(r *sqlstore.Revocations) *sqlstore.Revocations { return r }),

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -29,7 +30,7 @@ func TestAdaptersSwapWithFxDecorate(t *testing.T) {
 	cfg.HTTPAddr, cfg.DataDir, cfg.RateLimits = "127.0.0.1:0", t.TempDir(), false
 	cfg.Argon2MemoryKiB, cfg.Argon2Time = 8192, 1
 	db := memory.NewDB()
-	store, chats := memory.NewUserStore(db), memory.NewChatStore(db)
+	store, chats, outbox := memory.NewUserStore(db), memory.NewChatStore(db), memory.NewOutbox(db)
 	var handler http.Handler
 	app := fxtest.New(t, bootstrap.App(cfg, io.Discard),
 		fx.Decorate(
@@ -39,6 +40,7 @@ func TestAdaptersSwapWithFxDecorate(t *testing.T) {
 			func(chatports.Chats) chatports.Chats { return chats.Chats() },
 			func(chatports.Messages) chatports.Messages { return chats.Messages() },
 			func(ports.Transactor) ports.Transactor { return db.Transactor() },
+			func(ports.Events) ports.Events { return outbox },
 		),
 		fx.Populate(&handler),
 	)
@@ -87,5 +89,12 @@ func TestAdaptersSwapWithFxDecorate(t *testing.T) {
 	}
 	if rec := serve(http.MethodGet, "/api/v1/chats", tok.AccessToken, ""); rec.Code != http.StatusUnauthorized {
 		t.Fatalf("the deleted account's token on memory stores: %d", rec.Code)
+	}
+	var types []string
+	for _, e := range outbox.Recorded() {
+		types = append(types, e.Type)
+	}
+	if want := []string{"user.created", "session.started", "session.revoked", "user.deleted"}; !slices.Equal(types, want) {
+		t.Fatalf("events in the memory outbox: %v, want %v", types, want)
 	}
 }

@@ -2,6 +2,8 @@ package bootstrap
 
 import (
 	"context"
+	"log/slog"
+	"time"
 
 	"go.uber.org/fx"
 
@@ -15,9 +17,11 @@ import (
 	"example.com/usersvc/ports/userports"
 )
 
-// User wires the user context: its stores, password hashing, its use cases
-// and its routes. The stores work on whichever *gorm.DB Platform opened
-// (PostgreSQL or SQLite); tests swap in memory stores with fx.Decorate.
+// User wires the user context: its stores, password hashing, its use cases,
+// its routes and the periodic clean-up of ended sessions. The stores work on
+// whichever *gorm.DB Platform opened (PostgreSQL or SQLite), and the use
+// cases record their events with the platform's ports.Events; tests swap in
+// memory stores with fx.Decorate.
 func User() fx.Option {
 	return fx.Module("user",
 		fx.Provide(
@@ -29,20 +33,71 @@ func User() fx.Option {
 			newUserUseCases,
 			route(newUserRoutes),
 		),
+		fx.Invoke(runSessionCleanUp),
 	)
 }
 
 func newUserUseCases(users userports.Users, sessions userports.Sessions, tx ports.Transactor, hasher userports.PasswordHasher,
-	tokens userports.Tokens, clk ports.Clock, ids ports.IDs, cfg Config) (*userapp.UseCases, error) {
+	tokens userports.Tokens, clk ports.Clock, ids ports.IDs, events ports.Events, cfg Config) (*userapp.UseCases, error) {
 	return userapp.NewUseCases(context.Background(), userapp.Deps{
-		Users: users, Sessions: sessions, Tx: tx, Hasher: hasher, Tokens: tokens, Clock: clk, IDs: ids,
+		Users: users, Sessions: sessions, Tx: tx, Hasher: hasher, Tokens: tokens, Clock: clk, IDs: ids, Events: events,
 		Settings: userapp.Settings{
-			AccessTTL:     cfg.AccessTokenTTL,
-			RefreshTTL:    cfg.RefreshTokenTTL,
-			SessionMaxAge: cfg.SessionMaxAge,
-			ReuseGrace:    cfg.RefreshReuseGrace,
+			AccessTTL:       cfg.AccessTokenTTL,
+			RefreshTTL:      cfg.RefreshTokenTTL,
+			SessionMaxAge:   cfg.SessionMaxAge,
+			ReuseGrace:      cfg.RefreshReuseGrace,
+			SessionsPerUser: cfg.SessionsPerUser,
+			// No access or refresh token outlives its lifetime (plus the
+			// verifiers' leeway) after the session's end.
+			EndedSessionRetention: max(cfg.AccessTokenTTL, cfg.RefreshTokenTTL) + cfg.TokenLeeway,
+			CleanUpBatchTimeout:   cfg.DBQueryTimeout,
 		},
 	})
+}
+
+// runSessionCleanUp removes ended sessions every SESSION_CLEANUP_INTERVAL
+// (none when it is 0), from start to stop, in a goroutine of its own; stop
+// waits for a run in progress to end. Several instances may run it at once.
+func runSessionCleanUp(lc fx.Lifecycle, cfg Config, uc *userapp.UseCases, log *slog.Logger) {
+	if cfg.SessionCleanupInterval <= 0 {
+		return
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			go func() {
+				defer close(done)
+				cleanUpEvery(ctx, cfg.SessionCleanupInterval, uc.CleanUpSessions, log)
+			}()
+			return nil
+		},
+		OnStop: func(context.Context) error { stop(); <-done; return nil },
+	})
+}
+
+// cleanUpEvery runs uc every interval until ctx ends. A failed run is
+// logged and the next one tries again; a run cut short by the stop is not
+// a failure.
+func cleanUpEvery(ctx context.Context, interval time.Duration, uc *userapp.CleanUpSessions, log *slog.Logger) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		removed, err := uc.Do(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return
+		case err != nil:
+			log.Warn("session clean-up failed; the next run tries again", "removed", removed, "err", err.Error())
+		case removed > 0:
+			log.Info("ended sessions removed", "removed", removed)
+		}
+	}
 }
 
 func newUserRoutes(uc *userapp.UseCases, bearer *httpapi.Bearer, policy user.PasswordPolicy, cfg Config, guard *httpapi.Guard) *httpapi.UserRoutes {

@@ -121,6 +121,9 @@ func TestOpenAPIRulesMatchDomain(t *testing.T) {
 			[]string{"Anne-Marie", "José Núñez", "O'Brien", "O\u2019Brien", "Zoë", "e\u0301mile", "李小龙", "Ἀχιλλεύς",
 				strings.Repeat("a", 100), strings.Repeat("a", 101), "", " Anne", "Anne ", "Anne  Marie", "Anne--Marie",
 				"-Anne", "Anne-", "R2D2", "Anne.Marie", "\u0301e", "Anne- Marie", "'Anne"}},
+		{"SessionName", func(s string) error { _, err := user.ParseSessionName(s); return err },
+			// Length only: control characters and blank names are in the description.
+			[]string{"Work laptop", "a", strings.Repeat("é", 64), strings.Repeat("é", 65), "", "💻"}},
 		{"NewPassword", func(s string) error { _, err := policy.Parse(s); return err },
 			// Length only: the classes are in the description, not the schema.
 			[]string{"Aa1!aaaa", "Aa1!aaa", "Aa1!" + strings.Repeat("a", 21), "Aa1!" + strings.Repeat("a", 22), "Ää1!ääää"}},
@@ -278,6 +281,8 @@ func TestResponsesMatchDocument(t *testing.T) {
 		{"weak password", "POST", base + "/signup", "application/json", `{"username":"alice","password":"aaaaaaaa"}`, false, 422},
 		{"no bearer", "GET", base + "/me", "", "", false, 401},
 		{"no bearer, no slash", "DELETE", base, "", "", false, 401},
+		{"no bearer on the session list", "GET", base + "/me/sessions", "", "", false, 401},
+		{"no bearer on a session", "DELETE", base + "/me/sessions/01937a9f-2b3c-7d4e-8f5a-6b7c8d9e0f1a", "", "", false, 401},
 		{"no refresh cookie", "POST", base + "/refresh", "", "", false, 401},
 		{"no refresh cookie on logout", "POST", base + "/logout", "", "", false, 401},
 		{"unknown route", "GET", base + "/nothing", "", "", true, 404},

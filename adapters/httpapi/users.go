@@ -31,6 +31,8 @@ var userErrors = []errorStatus{
 	{user.ErrNotFound, http.StatusUnauthorized, "token or session is invalid, expired or revoked"},
 	{user.ErrWrongPassword, http.StatusForbidden, "current_password is wrong"},
 	{user.ErrPasswordRequired, http.StatusUnprocessableEntity, "current_password is required when password is set"},
+	{user.ErrSessionNotFound, http.StatusNotFound, "session not found"},
+	{user.ErrCurrentSession, http.StatusConflict, "this is the current session: log out to end it"},
 }
 
 // UserRoutes serves the user context under BasePath.
@@ -68,6 +70,7 @@ func (ur *UserRoutes) Register(r gin.IRouter) {
 		authed.PATCH(path, handle(ur.patch))
 		authed.DELETE(path, handle(ur.deleteAccount))
 	}
+	ur.registerSessions(authed, handle)
 }
 
 type signUpRequest struct {
@@ -136,6 +139,7 @@ func (ur *UserRoutes) signUp(c *gin.Context) error {
 		Username: parse(&errs, "username", req.Username, user.ParseUsername),
 		Password: parse(&errs, "password", req.Password, ur.policy.Parse),
 		FullName: parse(&errs, "full_name", req.FullName, user.ParseFullName),
+		Client:   clientOf(c),
 	}
 	if err := errs.err(); err != nil {
 		return err
@@ -162,6 +166,7 @@ func (ur *UserRoutes) logIn(c *gin.Context) error {
 	in := userapp.LogInInput{
 		Username: parse(&errs, "username", req.Username, user.ParseUsername),
 		Password: parse(&errs, "password", req.Password, ur.policy.ForCheck),
+		Client:   clientOf(c),
 	}
 	if err := errs.err(); err != nil {
 		return err
@@ -198,7 +203,7 @@ func (ur *UserRoutes) refresh(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	tokens, err := ur.uc.Refresh.Do(c.Request.Context(), token)
+	tokens, err := ur.uc.Refresh.Do(c.Request.Context(), token, clientOf(c))
 	if err != nil {
 		if errors.Is(err, user.ErrRefreshReused) {
 			auditEvent(c, "refresh_reuse_detected", "session_revoked", "user_id", tokens.UserID.String(), "session_id", tokens.SessionID.String())

@@ -1,9 +1,11 @@
 package memory
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -34,7 +36,8 @@ func (s *UserStore) snapshot() (restore func()) {
 }
 
 // NewUserStore adds the user context's tables to db. Like the SQL schema,
-// deleting a user keeps its sessions as ended tombstones with no user.
+// deleting a user keeps its sessions as ended tombstones with no user and
+// nothing personal (no client, no name).
 func NewUserStore(db *DB) *UserStore {
 	s := &UserStore{db: db, st: userState{
 		users:    make(map[user.ID]userRec),
@@ -47,7 +50,7 @@ func NewUserStore(db *DB) *UserStore {
 	db.references("users", func(key uuid.UUID) {
 		for sid, sess := range s.st.sessions {
 			if sess.UserID == user.ID(key) {
-				sess.UserID = user.ID{}
+				sess.UserID, sess.Client, sess.Name = user.ID{}, user.Client{}, user.SessionName{}
 				s.st.sessions[sid] = sess
 			}
 		}
@@ -174,26 +177,41 @@ type Sessions struct{ s *UserStore }
 
 var _ userports.Sessions = (*Sessions)(nil)
 
-// Start stores sess. It fails with user.ErrNotFound when sess.UserID names no
-// user.
-func (r *Sessions) Start(ctx context.Context, sess user.Session) error {
+// Start stores sess and revokes the user's least recently used live
+// sessions so that, with sess, at most limit are live (limit < 1: no
+// limit), and returns the ids it revoked. It fails with user.ErrNotFound
+// when sess.UserID names no user. The store's lock makes it atomic.
+func (r *Sessions) Start(ctx context.Context, sess user.Session, limit int) ([]user.SessionID, error) {
 	defer r.s.db.lock(ctx)()
 	st := &r.s.st
 	if _, ok := st.users[sess.UserID]; !ok {
-		return user.ErrNotFound
+		return nil, user.ErrNotFound
 	}
 	if _, exists := st.sessions[sess.ID]; exists {
-		return errors.New("memory: session already exists")
+		return nil, errors.New("memory: session already exists")
+	}
+	var evicted []user.SessionID
+	if limit > 0 {
+		live := r.s.liveOf(sess.UserID, norm(sess.CreatedAt))
+		slices.SortFunc(live, func(a, b user.Session) int { // most recently used first
+			return cmp.Or(b.LastUsedAt.Compare(a.LastUsedAt), b.CreatedAt.Compare(a.CreatedAt), compareIDs(b.ID, a.ID))
+		})
+		for _, old := range live[min(limit-1, len(live)):] {
+			old.RevokedAt = norm(sess.CreatedAt)
+			st.sessions[old.ID] = old
+			evicted = append(evicted, old.ID)
+		}
 	}
 	st.sessions[sess.ID] = normSession(sess)
-	return nil
+	return evicted, nil
 }
 
 // Rotate makes next the current refresh token of session sid and from its
-// previous one, at now, only if from is current and the session is live at
-// now. It returns the session as stored afterwards and whether it rotated,
-// or user.ErrSessionInvalid for an unknown session.
-func (r *Sessions) Rotate(ctx context.Context, sid user.SessionID, from user.TokenID, next user.RefreshToken, now time.Time) (user.Session, bool, error) {
+// previous one, at now, recording now as its last use and client, only if
+// from is current and the session is live at now. It returns the session as
+// stored afterwards and whether it rotated, or user.ErrSessionInvalid for an
+// unknown session.
+func (r *Sessions) Rotate(ctx context.Context, sid user.SessionID, from user.TokenID, next user.RefreshToken, now time.Time, client user.Client) (user.Session, bool, error) {
 	defer r.s.db.lock(ctx)()
 	st := &r.s.st
 	sess, ok := st.sessions[sid]
@@ -207,18 +225,45 @@ func (r *Sessions) Rotate(ctx context.Context, sid user.SessionID, from user.Tok
 	sess.Previous = sess.Current.ID
 	sess.Current = user.RefreshToken{ID: next.ID, IssuedAt: norm(next.IssuedAt), ExpiresAt: norm(next.ExpiresAt)}
 	sess.RotatedAt = now
+	sess.LastUsedAt = now
+	sess.Client = client
 	st.sessions[sid] = sess
 	return sess, true, nil
 }
 
-// Revoke marks session sid revoked at now if it is live at now; otherwise
-// (unknown, already revoked, expired) it fails with user.ErrSessionInvalid
-// and changes nothing, so the first revocation time is kept.
-func (r *Sessions) Revoke(ctx context.Context, sid user.SessionID, now time.Time) error {
+// List returns the sessions of user uid that are live at now, newest
+// (CreatedAt, then id) first.
+func (r *Sessions) List(ctx context.Context, uid user.ID, now time.Time) ([]user.Session, error) {
+	defer r.s.db.lock(ctx)()
+	live := r.s.liveOf(uid, norm(now))
+	slices.SortFunc(live, func(a, b user.Session) int {
+		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), compareIDs(b.ID, a.ID))
+	})
+	return live, nil
+}
+
+// Rename names session sid of user uid if it is live at now and returns it,
+// or fails with user.ErrSessionNotFound.
+func (r *Sessions) Rename(ctx context.Context, uid user.ID, sid user.SessionID, name user.SessionName, now time.Time) (user.Session, error) {
+	defer r.s.db.lock(ctx)()
+	sess, ok := r.s.st.sessions[sid]
+	if !ok || sess.UserID != uid || !sess.Live(norm(now)) {
+		return user.Session{}, user.ErrSessionNotFound
+	}
+	sess.Name = name
+	r.s.st.sessions[sid] = sess
+	return sess, nil
+}
+
+// Revoke marks session sid of user uid revoked at now if it is live at now;
+// otherwise (unknown, another user's, already revoked, expired) it fails
+// with user.ErrSessionInvalid and changes nothing, so the first revocation
+// time is kept.
+func (r *Sessions) Revoke(ctx context.Context, uid user.ID, sid user.SessionID, now time.Time) error {
 	defer r.s.db.lock(ctx)()
 	st := &r.s.st
 	sess, ok := st.sessions[sid]
-	if !ok || !sess.Live(norm(now)) {
+	if !ok || sess.UserID != uid || !sess.Live(norm(now)) {
 		return user.ErrSessionInvalid
 	}
 	sess.RevokedAt = norm(now)
@@ -226,11 +271,14 @@ func (r *Sessions) Revoke(ctx context.Context, sid user.SessionID, now time.Time
 	return nil
 }
 
-// RevokeOthers marks every not yet revoked session of user uid, except keep,
-// revoked at now, and returns their ids.
+// RevokeOthers marks every session of user uid that is live at now, except
+// keep, revoked at now, and returns their ids.
 func (r *Sessions) RevokeOthers(ctx context.Context, uid user.ID, keep user.SessionID, now time.Time) ([]user.SessionID, error) {
 	defer r.s.db.lock(ctx)()
-	return r.s.revokeWhere(func(sid user.SessionID, sess user.Session) bool { return sess.UserID == uid && sid != keep }, now), nil
+	at := norm(now)
+	return r.s.revokeWhere(func(sid user.SessionID, sess user.Session) bool {
+		return sess.UserID == uid && sid != keep && sess.Live(at)
+	}, now), nil
 }
 
 // RevokeAll marks every not yet revoked session of user uid revoked at now,
@@ -240,7 +288,43 @@ func (r *Sessions) RevokeAll(ctx context.Context, uid user.ID, now time.Time) ([
 	return r.s.revokeWhere(func(_ user.SessionID, sess user.Session) bool { return sess.UserID == uid }, now), nil
 }
 
-// revokeWhere revokes the live sessions that match; the lock is held.
+// RemoveEnded deletes at most limit sessions whose end (absolute end,
+// refresh expiry or revocation, whichever came first) is before cutoff, and
+// returns how many it deleted.
+func (r *Sessions) RemoveEnded(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	defer r.s.db.lock(ctx)()
+	removed := 0
+	for sid, sess := range r.s.st.sessions {
+		if removed == limit {
+			break
+		}
+		end := sess.LiveUntil()
+		if !sess.RevokedAt.IsZero() && sess.RevokedAt.Before(end) {
+			end = sess.RevokedAt
+		}
+		if end.Before(cutoff) {
+			delete(r.s.st.sessions, sid)
+			removed++
+		}
+	}
+	return removed, nil
+}
+
+// liveOf returns the sessions of uid live at now; the lock is held.
+func (s *UserStore) liveOf(uid user.ID, now time.Time) []user.Session {
+	var live []user.Session
+	for _, sess := range s.st.sessions {
+		if sess.UserID == uid && sess.Live(now) {
+			live = append(live, sess)
+		}
+	}
+	return live
+}
+
+func compareIDs(a, b user.SessionID) int { return slices.Compare(a[:], b[:]) }
+
+// revokeWhere revokes the not yet revoked sessions that match; the lock is
+// held.
 func (s *UserStore) revokeWhere(match func(user.SessionID, user.Session) bool, now time.Time) []user.SessionID {
 	var ended []user.SessionID
 	for sid, sess := range s.st.sessions {
@@ -272,5 +356,6 @@ func normSession(s user.Session) user.Session {
 	s.Current.ExpiresAt = norm(s.Current.ExpiresAt)
 	s.RotatedAt = norm(s.RotatedAt)
 	s.RevokedAt = norm(s.RevokedAt)
+	s.LastUsedAt = norm(s.LastUsedAt)
 	return s
 }

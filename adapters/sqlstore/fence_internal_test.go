@@ -151,20 +151,28 @@ func TestFencedWritesArePassedOverAfterTheDeadline(t *testing.T) {
 	db := openPostgresForTest(t, Options{})
 	users, sessions, tx := NewUsers(db), NewSessions(db, NewRevocations(db, RevocationOptions{Horizon: time.Hour})), NewTransactor(db)
 
-	chats, messages := NewChats(db), NewMessages(db)
+	chats, messages, outbox := NewChats(db), NewMessages(db), NewOutbox(db)
 
 	// Prepared without a deadline, so unfenced.
 	u := fenceUser(t, "fenced")
 	sess := fenceSession(u.ID())
 	other := fenceSession(u.ID())
+	ended := fenceSession(u.ID())
+	ended.ExpiresAt = fenceT0.Add(time.Minute)
 	title, _ := chat.ParseTitle("Fenced")
 	body, _ := chat.ParseBody("late")
 	owner := uuid.UUID(u.ID())
 	c := chat.New(chat.ID(uuid.New()), owner, title, fenceT0)
-	for _, err := range []error{users.Add(t.Context(), u), sessions.Start(t.Context(), sess), sessions.Start(t.Context(), other), chats.Add(t.Context(), c)} {
-		if err != nil {
+	if err := users.Add(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []user.Session{sess, other, ended} {
+		if _, err := sessions.Start(t.Context(), s, 0); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := chats.Add(t.Context(), c); err != nil {
+		t.Fatal(err)
 	}
 
 	f := fenceOf(db)
@@ -191,10 +199,22 @@ func TestFencedWritesArePassedOverAfterTheDeadline(t *testing.T) {
 				return nil
 			})
 		},
-		"Users.Delete":          func() error { return users.Delete(ctx, u.ID()) },
-		"Sessions.Start":        func() error { return sessions.Start(ctx, fenceSession(u.ID())) },
-		"Sessions.Rotate":       func() error { _, _, err := sessions.Rotate(ctx, sess.ID, sess.Current.ID, next, now); return err },
-		"Sessions.Revoke":       func() error { return sessions.Revoke(ctx, sess.ID, now) },
+		"Users.Delete": func() error { return users.Delete(ctx, u.ID()) },
+		"Sessions.Start": func() error {
+			_, err := sessions.Start(ctx, fenceSession(u.ID()), 1) // would evict both live sessions
+			return err
+		},
+		"Sessions.Rotate": func() error {
+			_, _, err := sessions.Rotate(ctx, sess.ID, sess.Current.ID, next, now, user.Client{})
+			return err
+		},
+		"Sessions.Rename": func() error {
+			name, _ := user.ParseSessionName("Late")
+			_, err := sessions.Rename(ctx, u.ID(), sess.ID, name, now)
+			return err
+		},
+		"Sessions.RemoveEnded":  func() error { _, err := sessions.RemoveEnded(ctx, fenceT0.Add(time.Hour), 10); return err },
+		"Sessions.Revoke":       func() error { return sessions.Revoke(ctx, u.ID(), sess.ID, now) },
 		"Sessions.RevokeOthers": func() error { _, err := sessions.RevokeOthers(ctx, u.ID(), sess.ID, now); return err },
 		"Sessions.RevokeAll":    func() error { _, err := sessions.RevokeAll(ctx, u.ID(), now); return err },
 		"Chats.Add":             func() error { return chats.Add(ctx, chat.New(chat.ID(uuid.New()), owner, title, now)) },
@@ -205,6 +225,9 @@ func TestFencedWritesArePassedOverAfterTheDeadline(t *testing.T) {
 		"Chats.Delete": func() error { return chats.Delete(ctx, owner, c.ID()) },
 		"Messages.Add": func() error {
 			return messages.Add(ctx, owner, chat.NewMessage(chat.MessageID(uuid.New()), c.ID(), owner, body, now))
+		},
+		"Outbox.Record": func() error {
+			return outbox.Record(ctx, ports.Event{ID: uuid.New(), Type: "late.event", Subject: owner, Time: now, Data: []byte(`{}`)})
 		},
 	}
 	for name, write := range writes {
@@ -231,14 +254,17 @@ func TestFencedWritesArePassedOverAfterTheDeadline(t *testing.T) {
 		t.Error("the late update was stored")
 	}
 	var count int64
-	if err := db.Model(&sessionRow{}).Where("user_id = ?", u.ID().String()).Count(&count).Error; err != nil || count != 2 {
-		t.Errorf("sessions of the user: %d (%v), want the 2 it had", count, err)
+	if err := db.Model(&sessionRow{}).Where("user_id = ?", u.ID().String()).Count(&count).Error; err != nil || count != 3 {
+		t.Errorf("sessions of the user: %d (%v), want the 3 it had", count, err)
 	}
-	for _, want := range []user.Session{sess, other} {
+	for _, want := range []user.Session{sess, other, ended} {
 		got, err := sessions.byID(t.Context(), want.ID)
-		if err != nil || got.Current.ID != want.Current.ID || !got.RevokedAt.IsZero() {
-			t.Errorf("session %s after late writes: %+v, %v; want it unrotated and live", want.ID, got, err)
+		if err != nil || got.Current.ID != want.Current.ID || !got.RevokedAt.IsZero() || !got.Name.IsZero() {
+			t.Errorf("session %s after late writes: %+v, %v; want it stored, unrotated, unnamed and not revoked", want.ID, got, err)
 		}
+	}
+	if err := db.Table("outbox").Count(&count).Error; err != nil || count != 0 {
+		t.Errorf("outbox rows after late writes: %d (%v), want none", count, err)
 	}
 
 	// Rotate's fence never reads as "not rotated" (which the use case would
@@ -246,10 +272,10 @@ func TestFencedWritesArePassedOverAfterTheDeadline(t *testing.T) {
 	f.mu.Lock()
 	f.offset, f.rtt, f.at = 0, 0, time.Time{}
 	f.mu.Unlock()
-	if _, rotated, err := sessions.Rotate(ctx, sess.ID, sess.Current.ID, next, now); err != nil || !rotated {
+	if _, rotated, err := sessions.Rotate(ctx, sess.ID, sess.Current.ID, next, now, user.Client{}); err != nil || !rotated {
 		t.Fatalf("Rotate within the deadline = %v, %v; want rotated", rotated, err)
 	}
-	if _, rotated, err := sessions.Rotate(ctx, sess.ID, sess.Current.ID, next, now); err != nil || rotated {
+	if _, rotated, err := sessions.Rotate(ctx, sess.ID, sess.Current.ID, next, now, user.Client{}); err != nil || rotated {
 		t.Errorf("Rotate of the retired token = %v, %v; want not rotated and no error", rotated, err)
 	}
 }

@@ -58,7 +58,8 @@ func TestLateCommitIsRefused(t *testing.T) {
 		if err := users.Add(ctx, u); err != nil {
 			return err
 		}
-		return sessions.Start(ctx, sess)
+		_, err := sessions.Start(ctx, sess, 0)
+		return err
 	})
 	if !errors.Is(err, ports.ErrUnavailable) {
 		t.Fatalf("Atomically with its COMMIT held past the deadline = %v, want ports.ErrUnavailable", err)
@@ -96,7 +97,7 @@ func TestLateRotationIsRefused(t *testing.T) {
 	if err := users.Add(t.Context(), u); err != nil {
 		t.Fatal(err)
 	}
-	if err := sessions.Start(t.Context(), sess); err != nil {
+	if _, err := sessions.Start(t.Context(), sess, 0); err != nil {
 		t.Fatal(err)
 	}
 	next := user.RefreshToken{ID: user.TokenID(uuid.New()), IssuedAt: t0.Add(time.Minute), ExpiresAt: t0.Add(time.Hour)}
@@ -106,7 +107,7 @@ func TestLateRotationIsRefused(t *testing.T) {
 	held := p.HoldWhen([]byte(sess.Current.ID.String()))
 	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
 	defer cancel()
-	if _, _, err := sessions.Rotate(ctx, sess.ID, sess.Current.ID, next, now); !errors.Is(err, ports.ErrUnavailable) {
+	if _, _, err := sessions.Rotate(ctx, sess.ID, sess.Current.ID, next, now, user.Client{}); !errors.Is(err, ports.ErrUnavailable) {
 		t.Fatalf("Rotate held past the deadline = %v, want ports.ErrUnavailable", err)
 	}
 	select {
@@ -124,7 +125,7 @@ func TestLateRotationIsRefused(t *testing.T) {
 		t.Fatalf("the late rotation landed: refresh_id %s, want still %s", row.RefreshID, sess.Current.ID)
 	}
 	// The presented token still rotates the session, once.
-	if _, rotated, err := sessions.Rotate(t.Context(), sess.ID, sess.Current.ID, next, now); err != nil || !rotated {
+	if _, rotated, err := sessions.Rotate(t.Context(), sess.ID, sess.Current.ID, next, now, user.Client{}); err != nil || !rotated {
 		t.Errorf("Rotate after the fault = %v, %v; want rotated", rotated, err)
 	}
 }

@@ -199,14 +199,18 @@ func assertStoresUnavailable(t *testing.T, db *gorm.DB) {
 		"Users.Update":     func() error { return users.Update(ctx, u.ID(), func(*user.User) error { return nil }) },
 		"Users.Delete":     func() error { return users.Delete(ctx, u.ID()) },
 		"Sessions.Start": func() error {
-			return sessions.Start(ctx, user.Session{ID: sid, UserID: u.ID(), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour),
-				Current: user.RefreshToken{ID: tok, IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}})
-		},
-		"Sessions.Rotate": func() error {
-			_, _, err := sessions.Rotate(ctx, sid, tok, user.RefreshToken{ID: tok, IssuedAt: t0, ExpiresAt: t0}, t0)
+			_, err := sessions.Start(ctx, user.Session{ID: sid, UserID: u.ID(), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour),
+				Current: user.RefreshToken{ID: tok, IssuedAt: t0, ExpiresAt: t0.Add(time.Hour)}, LastUsedAt: t0}, 3)
 			return err
 		},
-		"Sessions.Revoke":       func() error { return sessions.Revoke(ctx, sid, t0) },
+		"Sessions.Rotate": func() error {
+			_, _, err := sessions.Rotate(ctx, sid, tok, user.RefreshToken{ID: tok, IssuedAt: t0, ExpiresAt: t0}, t0, user.Client{})
+			return err
+		},
+		"Sessions.List":         func() error { _, err := sessions.List(ctx, u.ID(), t0); return err },
+		"Sessions.Rename":       func() error { _, err := sessions.Rename(ctx, u.ID(), sid, user.SessionName{}, t0); return err },
+		"Sessions.RemoveEnded":  func() error { _, err := sessions.RemoveEnded(ctx, t0, 10); return err },
+		"Sessions.Revoke":       func() error { return sessions.Revoke(ctx, u.ID(), sid, t0) },
 		"Sessions.RevokeOthers": func() error { _, err := sessions.RevokeOthers(ctx, u.ID(), sid, t0); return err },
 		"Sessions.RevokeAll":    func() error { _, err := sessions.RevokeAll(ctx, u.ID(), t0); return err },
 		"Revocations.Ended": func() error {

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"fmt"
+	"net/netip"
 	"time"
 
 	"example.com/usersvc/domain/user"
@@ -64,7 +65,8 @@ func (r userRow) toUser() (*user.User, error) {
 // sessionRow is the sessions table as GORM sees it; it never leaves this
 // package. Nullable columns are pointers: nil user_id means the session of a
 // deleted account (a tombstone), nil previous_refresh_id no rotation yet, nil
-// revoked_at a session not revoked.
+// revoked_at a session not revoked, nil ip, user_agent or name none known or
+// given.
 type sessionRow struct {
 	ID                string     `gorm:"column:id;primaryKey"`
 	UserID            *string    `gorm:"column:user_id"`
@@ -76,6 +78,10 @@ type sessionRow struct {
 	PreviousRefreshID *string    `gorm:"column:previous_refresh_id"`
 	RotatedAt         *time.Time `gorm:"column:rotated_at"`
 	RevokedAt         *time.Time `gorm:"column:revoked_at"`
+	LastUsedAt        time.Time  `gorm:"column:last_used_at"`
+	IP                *string    `gorm:"column:ip"`
+	UserAgent         *string    `gorm:"column:user_agent"`
+	Name              *string    `gorm:"column:name"`
 }
 
 // TableName tells GORM the table's name.
@@ -92,6 +98,10 @@ func toSessionRow(s user.Session) sessionRow {
 		RefreshID:        s.Current.ID.String(),
 		RefreshIssuedAt:  dbTime(s.Current.IssuedAt),
 		RefreshExpiresAt: dbTime(s.Current.ExpiresAt),
+		LastUsedAt:       dbTime(s.LastUsedAt),
+		IP:               ipColumn(s.Client.IP),
+		UserAgent:        textColumn(s.Client.UserAgent.String()),
+		Name:             textColumn(s.Name.String()),
 	}
 	if s.Previous != (user.TokenID{}) {
 		prev := s.Previous.String()
@@ -140,7 +150,37 @@ func (r sessionRow) toSession() (user.Session, error) {
 	if r.RevokedAt != nil {
 		s.RevokedAt = r.RevokedAt.UTC()
 	}
+	s.LastUsedAt = r.LastUsedAt.UTC()
+	if r.IP != nil {
+		if s.Client.IP, err = netip.ParseAddr(*r.IP); err != nil {
+			return user.Session{}, fmt.Errorf("sqlstore: stored session %s has a malformed ip: %w", sid, err)
+		}
+	}
+	if r.UserAgent != nil {
+		s.Client.UserAgent = user.NewUserAgent(*r.UserAgent)
+	}
+	if r.Name != nil {
+		if s.Name, err = user.ParseSessionName(*r.Name); err != nil {
+			return user.Session{}, fmt.Errorf("sqlstore: stored session %s has an invalid name: %w", sid, err)
+		}
+	}
 	return s, nil
+}
+
+// ipColumn is how an address is stored: its text, or NULL when unknown.
+func ipColumn(ip netip.Addr) *string {
+	if !ip.IsValid() {
+		return nil
+	}
+	return textColumn(ip.String())
+}
+
+// textColumn is a nullable text column: "" is NULL.
+func textColumn(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // dbTime is how every time is written: UTC, at the microsecond precision

@@ -13,8 +13,9 @@ import (
 )
 
 // Sessions keeps sessions and their refresh-token state in the sessions
-// table. Every write is a single conditional statement, so it is race-safe
-// between goroutines and between servers sharing the database. On
+// table. Every write but Start is a single conditional statement, and Start
+// serialises per user, so each is race-safe between goroutines and between
+// servers sharing the database. On
 // PostgreSQL a write under a context deadline is fenced: the server refuses
 // it once the deadline has passed, so a write whose caller already failed
 // never lands later.
@@ -32,14 +33,46 @@ var _ userports.Sessions = (*Sessions)(nil)
 // inside the ending statement.
 func NewSessions(db *gorm.DB, rev *Revocations) *Sessions { return &Sessions{db: db, rev: rev} }
 
-// Start inserts s. It fails with user.ErrNotFound when s.UserID names no user
-// (the user was deleted meanwhile), and with an error wrapping
-// ports.ErrUnavailable when the database cannot be reached or ctx's deadline
-// passes first (then nothing is stored).
-func (s *Sessions) Start(ctx context.Context, sess user.Session) error {
+// Start inserts s and, in the same transaction, revokes the user's least
+// recently used live sessions beyond limit - 1 (see end), so that with s at
+// most limit are live; it returns the ids it revoked. On PostgreSQL it first
+// locks the user's row (FOR NO KEY UPDATE, which leaves the foreign-key
+// checks of other tables alone), so concurrent Starts for one user, on any
+// number of servers, run one after another and each sees the sessions the
+// one before it committed; on SQLite the IMMEDIATE transaction serialises
+// them. It fails with user.ErrNotFound when s.UserID names no user (the
+// user was deleted meanwhile), and with an error wrapping
+// ports.ErrUnavailable when the database cannot be reached or ctx's
+// deadline passes first (then nothing is stored and nothing revoked).
+func (s *Sessions) Start(ctx context.Context, sess user.Session, limit int) (evicted []user.SessionID, err error) {
 	row := toSessionRow(sess)
-	return inWriteTx(ctx, s.db, func(ctx context.Context) error {
-		err := conn(ctx, s.db).Create(&row).Error
+	err = inTx(ctx, s.db, func(ctx context.Context) error {
+		db := conn(ctx, s.db)
+		if s.rev.postgres {
+			var found []string
+			err := db.Raw("SELECT id FROM users WHERE id = ? FOR NO KEY UPDATE", sess.UserID.String()).Scan(&found).Error
+			if err != nil {
+				return translate(err)
+			}
+			if len(found) == 0 {
+				return user.ErrNotFound
+			}
+		}
+		if limit > 0 {
+			at := dbTime(sess.CreatedAt)
+			all := "LIMIT -1"
+			if s.rev.postgres {
+				all = "LIMIT ALL"
+			}
+			// The newest limit-1 by last use stay; the rest make room.
+			evicted, err = s.endNow(ctx, at, "id IN (SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL"+
+				" AND expires_at > ? AND refresh_expires_at > ? ORDER BY last_used_at DESC, created_at DESC, id DESC "+all+" OFFSET ?)",
+				sess.UserID.String(), at, at, limit-1)
+			if err != nil {
+				return err
+			}
+		}
+		err := db.Create(&row).Error
 		switch {
 		case err == nil:
 			return nil
@@ -50,34 +83,46 @@ func (s *Sessions) Start(ctx context.Context, sess user.Session) error {
 		}
 		return translate(err)
 	})
+	if err != nil {
+		return nil, err
+	}
+	return evicted, nil
 }
 
 // sessionColumns are the sessions columns, for RETURNING.
-const sessionColumns = "id, user_id, created_at, expires_at, refresh_id, refresh_issued_at, refresh_expires_at, previous_refresh_id, rotated_at, revoked_at"
+const sessionColumns = "id, user_id, created_at, expires_at, refresh_id, refresh_issued_at, refresh_expires_at, previous_refresh_id, rotated_at, revoked_at, last_used_at, ip, user_agent, name"
+
+// liveAt is the condition, on two parameters (both the instant), of a session
+// that is live then: not revoked, before its absolute end, its refresh token
+// not expired.
+const liveAt = "revoked_at IS NULL AND expires_at > ? AND refresh_expires_at > ?"
 
 // Rotate makes next the current refresh token of session sid, and from its
-// previous one, with now as the rotation time, in one conditional UPDATE ...
-// RETURNING that matches only while from is still current and the session is
-// not revoked and not expired at now. Of any number of concurrent Rotates
-// with the same from, on any number of servers, exactly one matches and
-// reports rotated, with the session as stored; the others read the session
-// and report false. It fails with user.ErrSessionInvalid when the session
-// does not exist.
+// previous one, with now as the rotation time and last use and client as the
+// device it is used from, in one conditional UPDATE ... RETURNING that
+// matches only while from is still current and the session is not revoked
+// and not expired at now. Of any number of concurrent Rotates with the same
+// from, on any number of servers, exactly one matches and reports rotated,
+// with the session as stored; the others read the session and report false.
+// It fails with user.ErrSessionInvalid when the session does not exist.
 //
 // Under a context deadline on PostgreSQL the UPDATE also requires the
 // server's clock to be before the deadline. When that alone kept it from
 // matching (from is still current and the session live), Rotate fails with
 // an error wrapping ports.ErrUnavailable, never "not rotated", which the
 // caller would judge as a replayed token.
-func (s *Sessions) Rotate(ctx context.Context, sid user.SessionID, from user.TokenID, next user.RefreshToken, now time.Time) (user.Session, bool, error) {
+func (s *Sessions) Rotate(ctx context.Context, sid user.SessionID, from user.TokenID, next user.RefreshToken, now time.Time, client user.Client) (user.Session, bool, error) {
 	now = dbTime(now)
 	fence, fenced, err := writeDeadline(ctx, s.db)
 	if err != nil {
 		return user.Session{}, false, err
 	}
-	q := "UPDATE sessions SET previous_refresh_id = refresh_id, refresh_id = ?, refresh_issued_at = ?, refresh_expires_at = ?, rotated_at = ?" +
-		" WHERE id = ? AND refresh_id = ? AND revoked_at IS NULL AND expires_at > ? AND refresh_expires_at > ?"
-	args := []any{next.ID.String(), dbTime(next.IssuedAt), dbTime(next.ExpiresAt), now, sid.String(), from.String(), now, now}
+	q := "UPDATE sessions SET previous_refresh_id = refresh_id, refresh_id = ?, refresh_issued_at = ?, refresh_expires_at = ?, rotated_at = ?," +
+		" last_used_at = ?, ip = ?, user_agent = ?" +
+		" WHERE id = ? AND refresh_id = ? AND " + liveAt
+	args := []any{next.ID.String(), dbTime(next.IssuedAt), dbTime(next.ExpiresAt), now,
+		now, ipColumn(client.IP), textColumn(client.UserAgent.String()),
+		sid.String(), from.String(), now, now}
 	if fenced {
 		q += " AND clock_timestamp() <= ?"
 		args = append(args, fence)
@@ -103,14 +148,57 @@ func (s *Sessions) Rotate(ctx context.Context, sid user.SessionID, from user.Tok
 	return sess, false, nil
 }
 
-// Revoke marks session sid revoked at now if it is live at now; otherwise
-// (unknown, already revoked, expired) it fails with user.ErrSessionInvalid
-// and changes nothing, so the first revocation time is kept. Under a context
-// deadline on PostgreSQL it is fenced (see end): it fails with an error
-// wrapping ports.ErrUnavailable rather than revoke after the deadline.
-func (s *Sessions) Revoke(ctx context.Context, sid user.SessionID, now time.Time) error {
+// List returns the sessions of user uid that are live at now, newest first
+// (created_at, then id), in one statement served by the user_id index.
+func (s *Sessions) List(ctx context.Context, uid user.ID, now time.Time) ([]user.Session, error) {
 	at := dbTime(now)
-	ended, err := s.end(ctx, at, "id = ? AND expires_at > ? AND refresh_expires_at > ?", sid.String(), at, at)
+	var rows []sessionRow
+	err := conn(ctx, s.db).Where("user_id = ? AND "+liveAt, uid.String(), at, at).
+		Order("created_at DESC, id DESC").Find(&rows).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	out := make([]user.Session, 0, len(rows))
+	for _, r := range rows {
+		sess, err := r.toSession()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sess)
+	}
+	return out, nil
+}
+
+// Rename sets the name of session sid of user uid if it is live at now, in
+// one conditional UPDATE ... RETURNING, and returns the session as stored.
+// It fails with user.ErrSessionNotFound when no such live session exists,
+// and, under a deadline on PostgreSQL, with an error wrapping
+// ports.ErrUnavailable rather than rename after the deadline (inWriteTx).
+func (s *Sessions) Rename(ctx context.Context, uid user.ID, sid user.SessionID, name user.SessionName, now time.Time) (user.Session, error) {
+	at := dbTime(now)
+	var rows []sessionRow
+	err := inWriteTx(ctx, s.db, func(ctx context.Context) error {
+		return translate(conn(ctx, s.db).Raw("UPDATE sessions SET name = ? WHERE id = ? AND user_id = ? AND "+liveAt+" RETURNING "+sessionColumns,
+			textColumn(name.String()), sid.String(), uid.String(), at, at).Scan(&rows).Error)
+	})
+	if err != nil {
+		return user.Session{}, err
+	}
+	if len(rows) != 1 {
+		return user.Session{}, user.ErrSessionNotFound
+	}
+	return rows[0].toSession()
+}
+
+// Revoke marks session sid of user uid revoked at now if it is live at now;
+// otherwise (unknown, another user's, already revoked, expired) it fails
+// with user.ErrSessionInvalid and changes nothing, so the first revocation
+// time is kept. Under a context deadline on PostgreSQL it is fenced (see
+// end): it fails with an error wrapping ports.ErrUnavailable rather than
+// revoke after the deadline.
+func (s *Sessions) Revoke(ctx context.Context, uid user.ID, sid user.SessionID, now time.Time) error {
+	at := dbTime(now)
+	ended, err := s.end(ctx, at, "id = ? AND user_id = ? AND expires_at > ? AND refresh_expires_at > ?", sid.String(), uid.String(), at, at)
 	if err != nil {
 		return err
 	}
@@ -120,16 +208,45 @@ func (s *Sessions) Revoke(ctx context.Context, sid user.SessionID, now time.Time
 	return nil
 }
 
-// RevokeOthers revokes, at now, every session of user uid that is not yet
-// revoked, except keep, and returns their ids.
+// RevokeOthers revokes, at now, every session of user uid that is live at
+// now, except keep, and returns their ids.
 func (s *Sessions) RevokeOthers(ctx context.Context, uid user.ID, keep user.SessionID, now time.Time) ([]user.SessionID, error) {
-	return s.end(ctx, dbTime(now), "user_id = ? AND id <> ?", uid.String(), keep.String())
+	at := dbTime(now)
+	return s.end(ctx, at, "user_id = ? AND id <> ? AND expires_at > ? AND refresh_expires_at > ?", uid.String(), keep.String(), at, at)
 }
 
 // RevokeAll revokes, at now, every session of user uid that is not yet
-// revoked, and returns their ids.
+// revoked, expired ones included, and returns their ids.
 func (s *Sessions) RevokeAll(ctx context.Context, uid user.ID, now time.Time) ([]user.SessionID, error) {
 	return s.end(ctx, dbTime(now), "user_id = ?", uid.String())
+}
+
+// RemoveEnded deletes at most limit sessions whose end (the earliest of
+// their absolute end, their refresh token's expiry and their revocation) is
+// before cutoff, in one DELETE served by sessions_ended_at_idx, and returns
+// how many it deleted. On PostgreSQL it picks the rows with FOR UPDATE SKIP
+// LOCKED, so concurrent calls on several servers delete disjoint batches
+// without waiting for one another; SQLite runs one writer at a time anyway.
+// Under a deadline on PostgreSQL it is fenced: it fails with an error
+// wrapping ports.ErrUnavailable, having deleted nothing, rather than commit
+// after the deadline.
+func (s *Sessions) RemoveEnded(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	q := "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions" +
+		" WHERE min(expires_at, refresh_expires_at, COALESCE(revoked_at, '9999-12-31 23:59:59+00:00')) < ? LIMIT ?)"
+	if s.rev.postgres {
+		q = "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions" +
+			" WHERE LEAST(expires_at, refresh_expires_at, COALESCE(revoked_at, 'infinity')) < ? LIMIT ? FOR UPDATE SKIP LOCKED)"
+	}
+	var removed int64
+	err := inWriteTx(ctx, s.db, func(ctx context.Context) error {
+		res := conn(ctx, s.db).Exec(q, dbTime(cutoff), limit)
+		removed = res.RowsAffected
+		return translate(res.Error)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return int(removed), nil
 }
 
 // end sets revoked_at = at on the sessions that match where and are not yet

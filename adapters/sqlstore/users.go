@@ -91,16 +91,23 @@ func (s *Users) Update(ctx context.Context, id user.ID, change func(*user.User) 
 	})
 }
 
-// Delete removes user id. In the same statement the foreign keys remove what
-// belongs to it (ON DELETE CASCADE: its chats and their messages) and turn
-// its sessions into tombstones (ON DELETE SET NULL on sessions.user_id), so
-// the ended sessions stay known to every instance until the clean-up removes
-// them. It fails with user.ErrNotFound when no such user exists, and with an
-// error wrapping ports.ErrUnavailable (nothing removed) when ctx's deadline
-// passes first.
+// Delete removes user id. In the same transaction it first clears what its
+// sessions say about the person (client IP, user agent, name), then deletes
+// the row, and the foreign keys remove what belongs to it (ON DELETE
+// CASCADE: its chats and their messages) and turn its sessions into
+// tombstones (ON DELETE SET NULL on sessions.user_id), so the ended sessions
+// stay known to every instance until the clean-up removes them, and carry
+// nothing personal meanwhile. It fails with user.ErrNotFound when no such
+// user exists, and with an error wrapping ports.ErrUnavailable (nothing
+// removed) when ctx's deadline passes first.
 func (s *Users) Delete(ctx context.Context, id user.ID) error {
-	return inWriteTx(ctx, s.db, func(ctx context.Context) error {
-		res := conn(ctx, s.db).Where("id = ?", id.String()).Delete(&userRow{})
+	return inTx(ctx, s.db, func(ctx context.Context) error {
+		db := conn(ctx, s.db)
+		err := db.Exec("UPDATE sessions SET ip = NULL, user_agent = NULL, name = NULL WHERE user_id = ?", id.String()).Error
+		if err != nil {
+			return translate(err)
+		}
+		res := db.Where("id = ?", id.String()).Delete(&userRow{})
 		if res.Error != nil {
 			return userError(res.Error)
 		}

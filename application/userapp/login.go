@@ -16,6 +16,8 @@ import (
 type LogInInput struct {
 	Username user.Username
 	Password user.Password
+	// Client is the device logging in; the new session records it.
+	Client user.Client
 }
 
 // LogIn checks a username and password and opens a session.
@@ -53,7 +55,10 @@ func newLogIn(ctx context.Context, d Deps, issue *sessionIssuer) (*LogIn, error)
 // or ctx's error. Every comparison of a wrong password ends in
 // ErrInvalidCredentials, so any other error means the password was right or
 // not compared. A stored hash of an older scheme or weaker parameters is
-// replaced by a current one in the same request.
+// replaced by a current one in the same request; that rehash is no change
+// the account's owner made, and records no event. The new session, and the
+// least recently used one it evicts when the user is at SessionsPerUser,
+// record theirs (see sessionIssuer.start).
 func (uc *LogIn) Do(ctx context.Context, in LogInInput) (Tokens, error) {
 	u, err := uc.users.ByUsername(ctx, in.Username)
 	known := err == nil
@@ -98,7 +103,7 @@ func (uc *LogIn) Do(ctx context.Context, in LogInInput) (Tokens, error) {
 				return fmt.Errorf("store rehash: %w", err)
 			}
 		}
-		out, err = uc.issue.start(ctx, u.ID())
+		out, err = uc.issue.start(ctx, u.ID(), in.Client)
 		return err
 	})
 	return out, err

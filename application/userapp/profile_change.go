@@ -26,8 +26,19 @@ type profileChanger struct {
 	tx       ports.Transactor
 	hasher   userports.PasswordHasher
 	clock    ports.Clock
+	log      *eventLog
 }
 
+// errUnchanged ends an Update that would store the values already stored,
+// so that nothing is written (updated_at stays) and no event is recorded.
+var errUnchanged = errors.New("userapp: nothing to change")
+
+// apply checks the current password when given, hashes a new password, and
+// then, in one transaction, stores the fields that differ from the stored
+// ones with their events: user.updated naming the changed fields, and for a
+// new password user.password_changed and one session.revoked
+// (password_changed) per other live session it ends. A request whose values
+// are all already stored writes nothing.
 func (pc *profileChanger) apply(ctx context.Context, p ports.Principal, in PatchInput) (ProfileChange, error) {
 	if in.Password != nil && in.CurrentPassword == nil {
 		return ProfileChange{}, user.ErrPasswordRequired
@@ -62,29 +73,46 @@ func (pc *profileChanger) apply(ctx context.Context, p ports.Principal, in Patch
 	}
 	var updated *user.User
 	err = pc.tx.Atomically(ctx, func(ctx context.Context) error {
+		now := pc.clock.Now()
+		var changed []string
 		err := pc.users.Update(ctx, uid, func(u *user.User) error {
-			now := pc.clock.Now()
-			if in.Username != nil {
+			if in.Username != nil && in.Username.String() != u.Username().String() {
 				u.Rename(*in.Username, now)
+				changed = append(changed, "username")
 			}
-			if in.FullName != nil {
+			if in.FullName != nil && *in.FullName != u.FullName() {
 				u.SetFullName(*in.FullName, now)
+				changed = append(changed, "full_name")
 			}
 			if passwordChanged {
 				u.SetPasswordHash(newHash, now)
 			}
 			copied := *u
 			updated = &copied
+			if len(changed) == 0 && !passwordChanged {
+				return errUnchanged
+			}
 			return nil
 		})
+		if errors.Is(err, errUnchanged) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
-		if passwordChanged {
-			_, err := pc.sessions.RevokeOthers(ctx, uid, sid, pc.clock.Now())
-			return err
+		var events []change
+		if len(changed) > 0 {
+			events = append(events, userUpdated(updated, changed))
 		}
-		return nil
+		if passwordChanged {
+			ended, err := pc.sessions.RevokeOthers(ctx, uid, sid, now)
+			if err != nil {
+				return err
+			}
+			events = append(events, userPasswordChanged(uid, now))
+			events = append(events, sessionsRevoked(uid, ended, now, reasonPasswordChanged)...)
+		}
+		return pc.log.record(ctx, events...)
 	})
 	if err != nil {
 		return ProfileChange{}, err

@@ -30,22 +30,32 @@ type sessionIssuer struct {
 	tokens   userports.Tokens
 	clock    ports.Clock
 	ids      ports.IDs
+	log      *eventLog
 	settings Settings
 }
 
-// start opens a new session for uid and issues its tokens. Called inside the
-// caller's transaction when the session must commit with other writes.
-func (si *sessionIssuer) start(ctx context.Context, uid user.ID) (Tokens, error) {
+// start opens a new session for uid, used from client, and issues its
+// tokens. A user with SessionsPerUser live sessions loses the least recently
+// used one to it. It records session.started, and session.revoked (evicted)
+// for each session it made room by, so it is called inside the caller's
+// transaction: the session, the evictions and their events commit together.
+func (si *sessionIssuer) start(ctx context.Context, uid user.ID, client user.Client) (Tokens, error) {
 	now := si.clock.Now()
 	s := user.Session{
-		ID:        user.SessionID(si.ids.NewUUID()),
-		UserID:    uid,
-		CreatedAt: now,
-		ExpiresAt: now.Add(si.settings.SessionMaxAge),
-		Current:   si.nextRefresh(now),
+		ID:         user.SessionID(si.ids.NewUUID()),
+		UserID:     uid,
+		CreatedAt:  now,
+		ExpiresAt:  now.Add(si.settings.SessionMaxAge),
+		Current:    si.nextRefresh(now),
+		LastUsedAt: now,
+		Client:     client,
 	}
-	if err := si.sessions.Start(ctx, s); err != nil {
+	evicted, err := si.sessions.Start(ctx, s, si.settings.SessionsPerUser)
+	if err != nil {
 		return Tokens{}, fmt.Errorf("start session: %w", err)
+	}
+	if err := si.log.record(ctx, append([]change{sessionStarted(s)}, sessionsRevoked(uid, evicted, now, reasonEvicted)...)...); err != nil {
+		return Tokens{}, err
 	}
 	return si.tokensFor(s, now)
 }

@@ -14,6 +14,8 @@ type SignUpInput struct {
 	Username user.Username
 	Password user.Password
 	FullName user.FullName
+	// Client is the device signing up; its first session records it.
+	Client user.Client
 }
 
 // SignUp creates an account and its first session.
@@ -24,9 +26,11 @@ type SignUp struct {
 	clock  ports.Clock
 	ids    ports.IDs
 	issue  *sessionIssuer
+	log    *eventLog
 }
 
-// Do stores the new user and starts a session in one transaction. It fails
+// Do stores the new user and starts a session in one transaction, with
+// their events (user.created, session.started). It fails
 // with user.ErrUsernameTaken when the username is taken case-insensitively,
 // ports.ErrBusy when no hashing slot frees in time, or an error wrapping
 // ports.ErrUnavailable; on any failure nothing is stored.
@@ -41,7 +45,10 @@ func (uc *SignUp) Do(ctx context.Context, in SignUpInput) (Tokens, error) {
 		if err := uc.users.Add(ctx, u); err != nil {
 			return err
 		}
-		out, err = uc.issue.start(ctx, u.ID())
+		if err := uc.log.record(ctx, userCreated(u)); err != nil {
+			return err
+		}
+		out, err = uc.issue.start(ctx, u.ID(), in.Client)
 		return err
 	})
 	return out, err

@@ -19,6 +19,17 @@ type Settings struct {
 	// ReuseGrace is how long a just-retired refresh token still gets the
 	// session's current one; 0 turns the grace off.
 	ReuseGrace time.Duration
+	// SessionsPerUser is the most live sessions a user may have: starting
+	// one more revokes the least recently used. Less than 1 means no limit.
+	SessionsPerUser int
+	// EndedSessionRetention is how long an ended session is kept before the
+	// clean-up removes it: at least the longest token lifetime plus the
+	// verifiers' clock leeway, so that no token of it can still be live and
+	// every instance's authenticator has forgotten its revocation.
+	EndedSessionRetention time.Duration
+	// CleanUpBatchTimeout bounds the database work of one batch of the
+	// clean-up.
+	CleanUpBatchTimeout time.Duration
 }
 
 // Deps are the ports and settings the user use cases are built from.
@@ -30,6 +41,9 @@ type Deps struct {
 	Tokens   userports.Tokens
 	Clock    ports.Clock
 	IDs      ports.IDs
+	// Events records the user context's events, in the transaction of the
+	// change each describes.
+	Events   ports.Events
 	Settings Settings
 }
 
@@ -44,25 +58,38 @@ type UseCases struct {
 	ReplaceProfile *ReplaceProfile
 	PatchProfile   *PatchProfile
 	DeleteAccount  *DeleteAccount
+	// The caller's sessions (BASE/me/sessions) and their clean-up.
+	ListSessions        *ListSessions
+	RenameSession       *RenameSession
+	RevokeSession       *RevokeSession
+	RevokeOtherSessions *RevokeOtherSessions
+	CleanUpSessions     *CleanUpSessions
 }
 
 // NewUseCases builds every user use case from d. It hashes LogIn's decoy
 // password, so it fails when the hasher cannot (ctx ended, no slot).
 func NewUseCases(ctx context.Context, d Deps) (*UseCases, error) {
-	issue := &sessionIssuer{sessions: d.Sessions, tokens: d.Tokens, clock: d.Clock, ids: d.IDs, settings: d.Settings}
-	change := &profileChanger{users: d.Users, sessions: d.Sessions, tx: d.Tx, hasher: d.Hasher, clock: d.Clock}
+	log := &eventLog{events: d.Events, ids: d.IDs}
+	issue := &sessionIssuer{sessions: d.Sessions, tokens: d.Tokens, clock: d.Clock, ids: d.IDs, log: log, settings: d.Settings}
+	change := &profileChanger{users: d.Users, sessions: d.Sessions, tx: d.Tx, hasher: d.Hasher, clock: d.Clock, log: log}
 	logIn, err := newLogIn(ctx, d, issue)
 	if err != nil {
 		return nil, err
 	}
 	return &UseCases{
-		SignUp:         &SignUp{users: d.Users, tx: d.Tx, hasher: d.Hasher, clock: d.Clock, ids: d.IDs, issue: issue},
-		LogIn:          logIn,
-		Refresh:        &Refresh{sessions: d.Sessions, tokens: d.Tokens, clock: d.Clock, issue: issue, grace: d.Settings.ReuseGrace},
-		LogOut:         &LogOut{sessions: d.Sessions, tokens: d.Tokens, clock: d.Clock},
-		Profile:        &Profile{users: d.Users},
-		ReplaceProfile: &ReplaceProfile{change: change},
-		PatchProfile:   &PatchProfile{change: change},
-		DeleteAccount:  &DeleteAccount{users: d.Users, sessions: d.Sessions, tx: d.Tx, clock: d.Clock},
+		SignUp:              &SignUp{users: d.Users, tx: d.Tx, hasher: d.Hasher, clock: d.Clock, ids: d.IDs, issue: issue, log: log},
+		LogIn:               logIn,
+		Refresh:             &Refresh{sessions: d.Sessions, tokens: d.Tokens, tx: d.Tx, clock: d.Clock, issue: issue, log: log, grace: d.Settings.ReuseGrace},
+		LogOut:              &LogOut{sessions: d.Sessions, tokens: d.Tokens, tx: d.Tx, clock: d.Clock, log: log},
+		Profile:             &Profile{users: d.Users},
+		ReplaceProfile:      &ReplaceProfile{change: change},
+		PatchProfile:        &PatchProfile{change: change},
+		DeleteAccount:       &DeleteAccount{users: d.Users, sessions: d.Sessions, tx: d.Tx, clock: d.Clock, log: log},
+		ListSessions:        &ListSessions{sessions: d.Sessions, clock: d.Clock},
+		RenameSession:       &RenameSession{sessions: d.Sessions, clock: d.Clock},
+		RevokeSession:       &RevokeSession{sessions: d.Sessions, tx: d.Tx, clock: d.Clock, log: log},
+		RevokeOtherSessions: &RevokeOtherSessions{sessions: d.Sessions, tx: d.Tx, clock: d.Clock, log: log},
+		CleanUpSessions: &CleanUpSessions{sessions: d.Sessions, clock: d.Clock,
+			retention: d.Settings.EndedSessionRetention, batchTimeout: d.Settings.CleanUpBatchTimeout},
 	}, nil
 }

@@ -38,10 +38,13 @@ func (c *manualClock) Advance(d time.Duration) {
 }
 
 var settings = userapp.Settings{
-	AccessTTL:     15 * time.Minute,
-	RefreshTTL:    time.Hour,
-	SessionMaxAge: 150 * time.Minute,
-	ReuseGrace:    10 * time.Second,
+	AccessTTL:             15 * time.Minute,
+	RefreshTTL:            time.Hour,
+	SessionMaxAge:         150 * time.Minute,
+	ReuseGrace:            10 * time.Second,
+	SessionsPerUser:       3,
+	EndedSessionRetention: time.Hour + time.Minute,
+	CleanUpBatchTimeout:   5 * time.Second,
 }
 
 // world is every use case built on memory stores, a real hasher with small
@@ -50,11 +53,13 @@ type world struct {
 	clock       *manualClock
 	db          *memory.DB
 	store       *memory.UserStore
+	outbox      *memory.Outbox
 	tokens      *tokens.Issuer
 	revocations *memory.Revocations
 	*userapp.UseCases
 	policy user.PasswordPolicy
 	ctx    context.Context
+	deps   userapp.Deps
 }
 
 func newWorld(t *testing.T) *world {
@@ -68,15 +73,16 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	db := memory.NewDB()
-	w := &world{clock: &manualClock{now: time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)}, db: db, store: memory.NewUserStore(db), ctx: context.Background()}
+	w := &world{clock: &manualClock{now: time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)}, db: db, store: memory.NewUserStore(db), outbox: memory.NewOutbox(db), ctx: context.Background()}
 	w.policy = user.ContractPolicy(nil)
 	w.tokens = tokens.NewIssuer(ring, w.clock, tokens.Options{Issuer: "test", Audience: "test", AccessTTL: settings.AccessTTL})
 	w.revocations = w.store.Revocations()
 	hasher := passwords.NewHasher(passwords.Params{Memory: 8192, Time: 1, Threads: 1, MaxConcurrent: 4, QueueWait: 5 * time.Second})
-	w.UseCases, err = userapp.NewUseCases(w.ctx, userapp.Deps{
+	w.deps = userapp.Deps{
 		Users: w.store.Users(), Sessions: w.store.Sessions(), Tx: db.Transactor(), Hasher: hasher,
-		Tokens: w.tokens, Clock: w.clock, IDs: clock.UUIDv7{}, Settings: settings,
-	})
+		Tokens: w.tokens, Clock: w.clock, IDs: clock.UUIDv7{}, Events: w.outbox, Settings: settings,
+	}
+	w.UseCases, err = userapp.NewUseCases(w.ctx, w.deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +217,7 @@ func (w *world) logInWith(t *testing.T, h userports.PasswordHasher) *userapp.Log
 	t.Helper()
 	uc, err := userapp.NewUseCases(w.ctx, userapp.Deps{
 		Users: w.store.Users(), Sessions: w.store.Sessions(), Tx: w.db.Transactor(), Hasher: h,
-		Tokens: w.tokens, Clock: w.clock, IDs: clock.UUIDv7{}, Settings: settings,
+		Tokens: w.tokens, Clock: w.clock, IDs: clock.UUIDv7{}, Events: w.outbox, Settings: settings,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -295,20 +301,20 @@ func TestRefreshRotatesAndDetectsReuse(t *testing.T) {
 	w := newWorld(t)
 	first := w.mustSignUp(t, "Alice", "Sup3r$ecret")
 
-	second, err := w.Refresh.Do(w.ctx, first.Refresh)
+	second, err := w.Refresh.Do(w.ctx, first.Refresh, user.Client{})
 	if err != nil || second.Refresh == first.Refresh {
 		t.Fatalf("rotation: %v, same token %v", err, second.Refresh == first.Refresh)
 	}
 	w.clock.Advance(settings.ReuseGrace)
-	again, err := w.Refresh.Do(w.ctx, first.Refresh)
+	again, err := w.Refresh.Do(w.ctx, first.Refresh, user.Client{})
 	if err != nil || again.Refresh != second.Refresh {
 		t.Fatalf("replay within grace must return the current token: %v", err)
 	}
 	w.clock.Advance(time.Second)
-	if _, err := w.Refresh.Do(w.ctx, first.Refresh); !errors.Is(err, user.ErrRefreshReused) || !errors.Is(err, user.ErrSessionInvalid) {
+	if _, err := w.Refresh.Do(w.ctx, first.Refresh, user.Client{}); !errors.Is(err, user.ErrRefreshReused) || !errors.Is(err, user.ErrSessionInvalid) {
 		t.Fatalf("replay after grace: %v, want ErrRefreshReused", err)
 	}
-	if _, err := w.Refresh.Do(w.ctx, second.Refresh); !errors.Is(err, user.ErrSessionInvalid) {
+	if _, err := w.Refresh.Do(w.ctx, second.Refresh, user.Client{}); !errors.Is(err, user.ErrSessionInvalid) {
 		t.Fatalf("the stolen session's newest token must die too: %v", err)
 	}
 	w.wantRefused(t, "the stolen session's access token must die at once", second)
@@ -317,15 +323,15 @@ func TestRefreshRotatesAndDetectsReuse(t *testing.T) {
 func TestRefreshWithATokenOlderThanTheRetiredOneIsTheft(t *testing.T) {
 	w := newWorld(t)
 	t1 := w.mustSignUp(t, "Alice", "Sup3r$ecret")
-	t2, _ := w.Refresh.Do(w.ctx, t1.Refresh)
-	t3, err := w.Refresh.Do(w.ctx, t2.Refresh)
+	t2, _ := w.Refresh.Do(w.ctx, t1.Refresh, user.Client{})
+	t3, err := w.Refresh.Do(w.ctx, t2.Refresh, user.Client{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Refresh.Do(w.ctx, t1.Refresh); !errors.Is(err, user.ErrRefreshReused) {
+	if _, err := w.Refresh.Do(w.ctx, t1.Refresh, user.Client{}); !errors.Is(err, user.ErrRefreshReused) {
 		t.Fatalf("older token: %v", err)
 	}
-	if _, err := w.Refresh.Do(w.ctx, t3.Refresh); !errors.Is(err, user.ErrSessionInvalid) {
+	if _, err := w.Refresh.Do(w.ctx, t3.Refresh, user.Client{}); !errors.Is(err, user.ErrSessionInvalid) {
 		t.Fatalf("session must be revoked: %v", err)
 	}
 }
@@ -336,18 +342,18 @@ func TestSessionsEndAtTheirAbsoluteAndIdleLifetimes(t *testing.T) {
 	for i := 0; i < 2; i++ { // refreshing keeps it alive past one idle lifetime
 		w.clock.Advance(settings.RefreshTTL - time.Minute)
 		var err error
-		if tok, err = w.Refresh.Do(w.ctx, tok.Refresh); err != nil {
+		if tok, err = w.Refresh.Do(w.ctx, tok.Refresh, user.Client{}); err != nil {
 			t.Fatalf("refresh %d: %v", i, err)
 		}
 	}
 	w.clock.Advance(settings.RefreshTTL - time.Minute) // now past SessionMaxAge
-	if _, err := w.Refresh.Do(w.ctx, tok.Refresh); !errors.Is(err, user.ErrSessionInvalid) {
+	if _, err := w.Refresh.Do(w.ctx, tok.Refresh, user.Client{}); !errors.Is(err, user.ErrSessionInvalid) {
 		t.Fatalf("refresh past the absolute lifetime: %v", err)
 	}
 
 	idle := w.mustSignUp(t, "Bob", "Sup3r$ecret")
 	w.clock.Advance(settings.RefreshTTL + time.Second)
-	if _, err := w.Refresh.Do(w.ctx, idle.Refresh); !errors.Is(err, user.ErrSessionInvalid) {
+	if _, err := w.Refresh.Do(w.ctx, idle.Refresh, user.Client{}); !errors.Is(err, user.ErrSessionInvalid) {
 		t.Fatalf("refresh after the idle lifetime: %v", err)
 	}
 }
@@ -377,7 +383,7 @@ func TestAccessAndRefreshTokensAreNotInterchangeable(t *testing.T) {
 	if _, err := w.authenticate(tok.Refresh); !errors.Is(err, ports.ErrUnauthenticated) {
 		t.Fatalf("refresh token as access: %v", err)
 	}
-	if _, err := w.Refresh.Do(w.ctx, tok.Access); !errors.Is(err, user.ErrSessionInvalid) {
+	if _, err := w.Refresh.Do(w.ctx, tok.Access, user.Client{}); !errors.Is(err, user.ErrSessionInvalid) {
 		t.Fatalf("access token as refresh: %v", err)
 	}
 }
@@ -413,7 +419,7 @@ func TestReplaceProfile(t *testing.T) {
 		t.Fatalf("replace with new password: %v %v", u, err)
 	}
 	w.wantRefused(t, "other session after password change", other)
-	if _, err := w.Refresh.Do(w.ctx, other.Refresh); !errors.Is(err, user.ErrSessionInvalid) {
+	if _, err := w.Refresh.Do(w.ctx, other.Refresh, user.Client{}); !errors.Is(err, user.ErrSessionInvalid) {
 		t.Fatalf("other session's refresh after password change: %v", err)
 	}
 	if _, err := w.Profile.Do(w.ctx, me); err != nil {
@@ -471,7 +477,7 @@ func TestDeleteAccountRemovesUserAndSessions(t *testing.T) {
 	if _, err := w.Profile.Do(w.ctx, me); !errors.Is(err, user.ErrNotFound) {
 		t.Fatalf("profile after delete: %v", err)
 	}
-	if _, err := w.Refresh.Do(w.ctx, tok.Refresh); !errors.Is(err, user.ErrSessionInvalid) {
+	if _, err := w.Refresh.Do(w.ctx, tok.Refresh, user.Client{}); !errors.Is(err, user.ErrSessionInvalid) {
 		t.Fatalf("refresh after delete: %v", err)
 	}
 	if _, err := w.LogIn.Do(w.ctx, userapp.LogInInput{Username: mustName(t, "Alice"), Password: w.checked("Sup3r$ecret")}); !errors.Is(err, user.ErrInvalidCredentials) {
@@ -492,7 +498,7 @@ func TestConcurrentRefreshesAllGetTheSameNewToken(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got, err := w.Refresh.Do(w.ctx, tok.Refresh)
+			got, err := w.Refresh.Do(w.ctx, tok.Refresh, user.Client{})
 			results[i], errs[i] = got.Refresh, err
 		}()
 	}
@@ -502,7 +508,7 @@ func TestConcurrentRefreshesAllGetTheSameNewToken(t *testing.T) {
 			t.Fatalf("refresh %d: %v (same token: %v)", i, errs[i], results[i] == results[0])
 		}
 	}
-	if _, err := w.Refresh.Do(w.ctx, results[0]); err != nil {
+	if _, err := w.Refresh.Do(w.ctx, results[0], user.Client{}); err != nil {
 		t.Fatalf("the one live token refreshes: %v", err)
 	}
 }
@@ -527,7 +533,7 @@ func TestAccessTokensNeverOutliveTheirSession(t *testing.T) {
 	for _, step := range []time.Duration{55 * time.Minute, 55 * time.Minute, 30 * time.Minute} {
 		w.clock.Advance(step)
 		var err error
-		if tok, err = w.Refresh.Do(w.ctx, tok.Refresh); err != nil {
+		if tok, err = w.Refresh.Do(w.ctx, tok.Refresh, user.Client{}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -21,6 +21,12 @@ var (
 	ErrRefreshReused = fmtWrap(ErrSessionInvalid, "user: refresh token reused, session revoked")
 	// ErrPasswordRequired means a request sets a password without current_password.
 	ErrPasswordRequired = errors.New("user: current password required")
+	// ErrSessionNotFound means no live session with the given id belongs to
+	// the user: unknown, another user's, revoked or expired alike.
+	ErrSessionNotFound = errors.New("user: session not found")
+	// ErrCurrentSession means a request would revoke the very session it
+	// was made with; logout is how a session ends itself.
+	ErrCurrentSession = errors.New("user: the current session is ended by logout")
 )
 
 // wrapped is an error that adds text to a sentinel and still matches it with errors.Is.

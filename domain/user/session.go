@@ -42,8 +42,9 @@ type RefreshToken struct {
 // one it replaced is remembered with the time of its retirement, so a
 // concurrent refresh within the grace period can be told from a theft.
 type Session struct {
-	ID        SessionID
-	UserID    ID
+	ID     SessionID
+	UserID ID
+	// CreatedAt is when the session started (signup or login).
 	CreatedAt time.Time
 	// ExpiresAt is the absolute end of the session, whatever its refreshes.
 	ExpiresAt time.Time
@@ -53,6 +54,23 @@ type Session struct {
 	RotatedAt time.Time
 	// RevokedAt is the zero time while the session is not revoked.
 	RevokedAt time.Time
+	// LastUsedAt is when the session started or was last refreshed; the
+	// session used least recently is the first to go when a user has too
+	// many.
+	LastUsedAt time.Time
+	// Client is the device that started or last refreshed the session.
+	Client Client
+	// Name is what the user called the session; zero until named.
+	Name SessionName
+}
+
+// LiveUntil is when the session ends unless it is refreshed first: when its
+// refresh token expires, but never past its absolute end.
+func (s Session) LiveUntil() time.Time {
+	if s.Current.ExpiresAt.Before(s.ExpiresAt) {
+		return s.Current.ExpiresAt
+	}
+	return s.ExpiresAt
 }
 
 // Live reports whether the session can still be used at now: not revoked, not

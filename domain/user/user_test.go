@@ -147,3 +147,48 @@ func TestSessionJudgeReplay(t *testing.T) {
 	check("revoked", revoked, prev, now, grace, user.ReplayDead)
 	check("absolute end passed", s, prev, now.Add(2*time.Hour), time.Hour*3, user.ReplayDead)
 }
+
+func TestParseSessionName(t *testing.T) {
+	for _, ok := range []string{"Work laptop", "a", strings.Repeat("é", 64), " padded ", "Ноутбук 🖥"} {
+		if n, err := user.ParseSessionName(ok); err != nil || n.String() != ok {
+			t.Errorf("ParseSessionName(%q) = %q, %v; want it kept as given", ok, n, err)
+		}
+	}
+	for _, bad := range []string{"", strings.Repeat("é", 65), "   ", "\t", "tab\there", "new\nline", "nul\x00", "\xff", "\u2003\u00a0"} {
+		if _, err := user.ParseSessionName(bad); err == nil {
+			t.Errorf("ParseSessionName(%q) accepted", bad)
+		} else if strings.Contains(err.Error(), bad) && bad != "" {
+			t.Errorf("ParseSessionName(%q) echoes its input: %v", bad, err)
+		}
+	}
+}
+
+func TestNewUserAgentKeepsAtMost256CleanCharacters(t *testing.T) {
+	long := strings.Repeat("ü", 300)
+	if got := user.NewUserAgent(long).String(); got != strings.Repeat("ü", user.MaxUserAgentChars) {
+		t.Errorf("a 300-character user agent kept %d characters, want %d", len([]rune(got)), user.MaxUserAgentChars)
+	}
+	if got := user.NewUserAgent(" Mozilla/5.0\x00 (X11)\x7f\xff "); got.String() != "Mozilla/5.0 (X11)" {
+		t.Errorf("control characters and invalid bytes: got %q", got)
+	}
+	for _, none := range []string{"", "   ", "\x01\x02"} {
+		if ua := user.NewUserAgent(none); !ua.IsZero() {
+			t.Errorf("NewUserAgent(%q) = %q, want none", none, ua)
+		}
+	}
+	if got := user.NewUserAgent(user.NewUserAgent(long).String()); got != user.NewUserAgent(long) {
+		t.Error("NewUserAgent is not idempotent: a stored value reads back differently")
+	}
+}
+
+func TestSessionLiveUntilIsNeverPastItsAbsoluteEnd(t *testing.T) {
+	now := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
+	s := user.Session{ExpiresAt: now.Add(time.Hour), Current: user.RefreshToken{ExpiresAt: now.Add(30 * time.Minute)}}
+	if !s.LiveUntil().Equal(now.Add(30 * time.Minute)) {
+		t.Errorf("LiveUntil %v, want the refresh token's expiry", s.LiveUntil())
+	}
+	s.Current.ExpiresAt = now.Add(2 * time.Hour)
+	if !s.LiveUntil().Equal(now.Add(time.Hour)) {
+		t.Errorf("LiveUntil %v, want the absolute end", s.LiveUntil())
+	}
+}

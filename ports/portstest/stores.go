@@ -69,6 +69,17 @@ func Stores(t *testing.T, fresh func(t *testing.T) Set) {
 		{"TransactorRollsBackUpdate", testTxRollsBackUpdate},
 		{"ConcurrentReadThenWriteTransactions", testConcurrentTx},
 		{"TimestampsRoundTripInUTC", testTimestamps},
+		{"StartRevokesTheLeastRecentlyUsedBeyondTheLimit", testStartEvicts},
+		{"ConcurrentStartsNeverExceedTheLimit", testConcurrentStartsKeepTheLimit},
+		{"RotateRecordsLastUseAndClient", testRotateRecordsClient},
+		{"ClientAndNameRoundTrip", testClientRoundTrip},
+		{"ListReturnsLiveSessionsNewestFirst", testList},
+		{"RenameOnlyTheUsersLiveSession", testRename},
+		{"RevokeOnlyTheUsersSession", testRevokeOwner},
+		{"RevokeOthersEndsOnlyLiveSessions", testRevokeOthersLiveOnly},
+		{"DeleteLeavesNothingPersonal", testDeleteScrubs},
+		{"RemoveEndedDeletesOnlyLongEndedSessions", testRemoveEnded},
+		{"ConcurrentRemoveEndedDeleteEachOnce", testConcurrentRemoveEnded},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -122,11 +133,12 @@ func newToken(issued time.Time) user.RefreshToken {
 
 func newSession(uid user.ID, now time.Time) user.Session {
 	return user.Session{
-		ID:        user.SessionID(uuid.New()),
-		UserID:    uid,
-		CreatedAt: now,
-		ExpiresAt: now.Add(30 * 24 * time.Hour),
-		Current:   newToken(now),
+		ID:         user.SessionID(uuid.New()),
+		UserID:     uid,
+		CreatedAt:  now,
+		ExpiresAt:  now.Add(30 * 24 * time.Hour),
+		Current:    newToken(now),
+		LastUsedAt: now,
 	}
 }
 
@@ -139,7 +151,7 @@ func add(t *testing.T, s Set, u *user.User) {
 
 func start(t *testing.T, s Set, sess user.Session) {
 	t.Helper()
-	if err := s.Sessions.Start(t.Context(), sess); err != nil {
+	if _, err := s.Sessions.Start(t.Context(), sess, 0); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 }
@@ -201,6 +213,12 @@ func assertSession(t *testing.T, got, want user.Session) {
 	if got.Previous != want.Previous {
 		t.Errorf("Previous = %s, want %s", got.Previous, want.Previous)
 	}
+	if got.Client != want.Client {
+		t.Errorf("Client = %+v, want %+v", got.Client, want.Client)
+	}
+	if got.Name != want.Name {
+		t.Errorf("Name = %q, want %q", got.Name, want.Name)
+	}
 	for _, c := range []struct {
 		name      string
 		got, want time.Time
@@ -211,6 +229,7 @@ func assertSession(t *testing.T, got, want user.Session) {
 		{"Current.ExpiresAt", got.Current.ExpiresAt, want.Current.ExpiresAt},
 		{"RotatedAt", got.RotatedAt, want.RotatedAt},
 		{"RevokedAt", got.RevokedAt, want.RevokedAt},
+		{"LastUsedAt", got.LastUsedAt, want.LastUsedAt},
 	} {
 		if !sameTime(c.got, c.want) {
 			t.Errorf("%s = %v, want %v in UTC", c.name, c.got, c.want)
@@ -221,7 +240,7 @@ func assertSession(t *testing.T, got, want user.Session) {
 // current reads session sess back through a Rotate that cannot match.
 func current(t *testing.T, s Set, sid user.SessionID) user.Session {
 	t.Helper()
-	got, rotated, err := s.Sessions.Rotate(t.Context(), sid, user.TokenID(uuid.New()), newToken(t0), t0)
+	got, rotated, err := s.Sessions.Rotate(t.Context(), sid, user.TokenID(uuid.New()), newToken(t0), t0, user.Client{})
 	if err != nil {
 		t.Fatalf("Rotate (read back): %v", err)
 	}
@@ -454,7 +473,7 @@ func testEnded(t *testing.T, s Set) {
 	start(t, s, live)
 	revoked := newSession(alice.ID(), t0)
 	start(t, s, revoked)
-	if err := s.Sessions.Revoke(ctx, revoked.ID, t0.Add(time.Second)); err != nil {
+	if err := s.Sessions.Revoke(ctx, alice.ID(), revoked.ID, t0.Add(time.Second)); err != nil {
 		t.Fatalf("Revoke: %v", err)
 	}
 	bobs := newSession(bob.ID(), t0)
@@ -489,7 +508,7 @@ func testEnded(t *testing.T, s Set) {
 
 func testStartUnknownUser(t *testing.T, s Set) {
 	add(t, s, newUser(t, "someone", ""))
-	err := s.Sessions.Start(t.Context(), newSession(newID(), t0))
+	_, err := s.Sessions.Start(t.Context(), newSession(newID(), t0), 0)
 	wantErr(t, "Start(unknown user)", err, user.ErrNotFound)
 }
 
@@ -500,12 +519,12 @@ func testRotate(t *testing.T, s Set) {
 	start(t, s, sess)
 	now := t0.Add(5 * time.Minute)
 	next := newToken(now)
-	got, rotated, err := s.Sessions.Rotate(t.Context(), sess.ID, sess.Current.ID, next, now)
+	got, rotated, err := s.Sessions.Rotate(t.Context(), sess.ID, sess.Current.ID, next, now, user.Client{})
 	if err != nil || !rotated {
 		t.Fatalf("Rotate = rotated %v, err %v; want rotated", rotated, err)
 	}
 	want := sess
-	want.Previous, want.Current, want.RotatedAt = sess.Current.ID, next, now
+	want.Previous, want.Current, want.RotatedAt, want.LastUsedAt = sess.Current.ID, next, now, now
 	assertSession(t, got, want)
 	assertSession(t, current(t, s, sess.ID), want)
 }
@@ -518,21 +537,21 @@ func testRotateStale(t *testing.T, s Set) {
 	start(t, s, sess)
 	a := sess.Current
 	b, c := newToken(t0.Add(time.Minute)), newToken(t0.Add(2*time.Minute))
-	if _, rotated, err := s.Sessions.Rotate(ctx, sess.ID, a.ID, b, t0.Add(time.Minute)); err != nil || !rotated {
+	if _, rotated, err := s.Sessions.Rotate(ctx, sess.ID, a.ID, b, t0.Add(time.Minute), user.Client{}); err != nil || !rotated {
 		t.Fatalf("first Rotate = %v, %v; want rotated", rotated, err)
 	}
-	got, rotated, err := s.Sessions.Rotate(ctx, sess.ID, a.ID, c, t0.Add(2*time.Minute))
+	got, rotated, err := s.Sessions.Rotate(ctx, sess.ID, a.ID, c, t0.Add(2*time.Minute), user.Client{})
 	if err != nil || rotated {
 		t.Fatalf("Rotate from a retired token = %v, %v; want not rotated, no error", rotated, err)
 	}
 	want := sess
-	want.Previous, want.Current, want.RotatedAt = a.ID, b, t0.Add(time.Minute)
+	want.Previous, want.Current, want.RotatedAt, want.LastUsedAt = a.ID, b, t0.Add(time.Minute), t0.Add(time.Minute)
 	assertSession(t, got, want)
 	// The session still judges the replay; the store only reports it.
 	if r := got.JudgeReplay(a.ID, t0.Add(2*time.Minute), 10*time.Second); r != user.ReplayTheft {
 		t.Errorf("JudgeReplay of the retired token after the grace period = %v, want ReplayTheft", r)
 	}
-	if _, rotated, err := s.Sessions.Rotate(ctx, sess.ID, b.ID, c, t0.Add(2*time.Minute)); err != nil || !rotated {
+	if _, rotated, err := s.Sessions.Rotate(ctx, sess.ID, b.ID, c, t0.Add(2*time.Minute), user.Client{}); err != nil || !rotated {
 		t.Fatalf("Rotate from the current token = %v, %v; want rotated", rotated, err)
 	}
 }
@@ -544,10 +563,10 @@ func testRotateDead(t *testing.T, s Set) {
 
 	revoked := newSession(u.ID(), t0)
 	start(t, s, revoked)
-	if err := s.Sessions.Revoke(ctx, revoked.ID, t0.Add(time.Minute)); err != nil {
+	if err := s.Sessions.Revoke(ctx, u.ID(), revoked.ID, t0.Add(time.Minute)); err != nil {
 		t.Fatalf("Revoke: %v", err)
 	}
-	got, rotated, err := s.Sessions.Rotate(ctx, revoked.ID, revoked.Current.ID, newToken(t0.Add(2*time.Minute)), t0.Add(2*time.Minute))
+	got, rotated, err := s.Sessions.Rotate(ctx, revoked.ID, revoked.Current.ID, newToken(t0.Add(2*time.Minute)), t0.Add(2*time.Minute), user.Client{})
 	if err != nil || rotated {
 		t.Fatalf("Rotate(revoked) = %v, %v; want not rotated, no error", rotated, err)
 	}
@@ -558,7 +577,7 @@ func testRotateDead(t *testing.T, s Set) {
 	expired := newSession(u.ID(), t0)
 	start(t, s, expired)
 	late := expired.Current.ExpiresAt.Add(time.Second)
-	got, rotated, err = s.Sessions.Rotate(ctx, expired.ID, expired.Current.ID, newToken(late), late)
+	got, rotated, err = s.Sessions.Rotate(ctx, expired.ID, expired.Current.ID, newToken(late), late, user.Client{})
 	if err != nil || rotated {
 		t.Fatalf("Rotate(refresh expired) = %v, %v; want not rotated, no error", rotated, err)
 	}
@@ -567,12 +586,12 @@ func testRotateDead(t *testing.T, s Set) {
 	ended := newSession(u.ID(), t0)
 	ended.ExpiresAt = t0.Add(time.Hour)
 	start(t, s, ended)
-	_, rotated, err = s.Sessions.Rotate(ctx, ended.ID, ended.Current.ID, newToken(t0.Add(time.Hour)), t0.Add(time.Hour))
+	_, rotated, err = s.Sessions.Rotate(ctx, ended.ID, ended.Current.ID, newToken(t0.Add(time.Hour)), t0.Add(time.Hour), user.Client{})
 	if err != nil || rotated {
 		t.Fatalf("Rotate(at its absolute end) = %v, %v; want not rotated, no error", rotated, err)
 	}
 
-	_, _, err = s.Sessions.Rotate(ctx, user.SessionID(uuid.New()), revoked.Current.ID, newToken(t0), t0)
+	_, _, err = s.Sessions.Rotate(ctx, user.SessionID(uuid.New()), revoked.Current.ID, newToken(t0), t0, user.Client{})
 	wantErr(t, "Rotate(unknown session)", err, user.ErrSessionInvalid)
 }
 
@@ -596,7 +615,7 @@ func testConcurrentRotations(t *testing.T, s Set) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			got, rotated, err := s.Sessions.Rotate(t.Context(), sess.ID, sess.Current.ID, nexts[i], now)
+			got, rotated, err := s.Sessions.Rotate(t.Context(), sess.ID, sess.Current.ID, nexts[i], now, user.Client{})
 			results[i] = result{got, rotated, err}
 		})
 	}
@@ -633,20 +652,20 @@ func testRevoke(t *testing.T, s Set) {
 	sess := newSession(u.ID(), t0)
 	start(t, s, sess)
 	first := t0.Add(time.Minute)
-	if err := s.Sessions.Revoke(ctx, sess.ID, first); err != nil {
+	if err := s.Sessions.Revoke(ctx, u.ID(), sess.ID, first); err != nil {
 		t.Fatalf("Revoke: %v", err)
 	}
-	err := s.Sessions.Revoke(ctx, sess.ID, first.Add(time.Hour))
+	err := s.Sessions.Revoke(ctx, u.ID(), sess.ID, first.Add(time.Hour))
 	wantErr(t, "Revoke(revoked session)", err, user.ErrSessionInvalid)
 	want := sess
 	want.RevokedAt = first // the first revocation time is kept
 	assertSession(t, current(t, s, sess.ID), want)
-	err = s.Sessions.Revoke(ctx, user.SessionID(uuid.New()), first)
+	err = s.Sessions.Revoke(ctx, u.ID(), user.SessionID(uuid.New()), first)
 	wantErr(t, "Revoke(unknown session)", err, user.ErrSessionInvalid)
 
 	expiring := newSession(u.ID(), t0)
 	start(t, s, expiring)
-	err = s.Sessions.Revoke(ctx, expiring.ID, expiring.ExpiresAt.Add(time.Second))
+	err = s.Sessions.Revoke(ctx, u.ID(), expiring.ID, expiring.ExpiresAt.Add(time.Second))
 	wantErr(t, "Revoke(expired session)", err, user.ErrSessionInvalid)
 }
 
@@ -675,7 +694,7 @@ func testRevokeOthers(t *testing.T, s Set) {
 	for _, sess := range []user.Session{keep, other1, other2, bobs} {
 		start(t, s, sess)
 	}
-	if err := s.Sessions.Revoke(ctx, other2.ID, t0.Add(time.Second)); err != nil {
+	if err := s.Sessions.Revoke(ctx, alice.ID(), other2.ID, t0.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	at := t0.Add(time.Minute)
@@ -744,7 +763,7 @@ func testDeleteLeavesEndedSessions(t *testing.T, s Set) {
 	_, err := s.Users.ByUsername(ctx, username(t, "alice"))
 	wantErr(t, "ByUsername(deleted)", err, user.ErrNotFound)
 	for _, sess := range []user.Session{s1, s2} {
-		got, rotated, err := s.Sessions.Rotate(ctx, sess.ID, sess.Current.ID, newToken(t0), t0.Add(time.Minute))
+		got, rotated, err := s.Sessions.Rotate(ctx, sess.ID, sess.Current.ID, newToken(t0), t0.Add(time.Minute), user.Client{})
 		if rotated || (err == nil && (got.RevokedAt.IsZero() || got.UserID != user.ID{})) || (err != nil && !errors.Is(err, user.ErrSessionInvalid)) {
 			t.Errorf("Rotate(session of a deleted user) = %+v, %v, %v; want a revoked session with no user, not rotated", got, rotated, err)
 		}
@@ -755,7 +774,7 @@ func testDeleteLeavesEndedSessions(t *testing.T, s Set) {
 	if isEnded(t, s, bob.ID(), bobs.ID) {
 		t.Errorf("another user's session went with the delete")
 	}
-	err = s.Sessions.Start(ctx, newSession(alice.ID(), t0))
+	_, err = s.Sessions.Start(ctx, newSession(alice.ID(), t0), 0)
 	wantErr(t, "Start(deleted user)", err, user.ErrNotFound)
 	add(t, s, newUser(t, "Alice", "")) // the name is free again
 }
@@ -772,7 +791,8 @@ func testTxCommits(t *testing.T, s Set) {
 			return err
 		}
 		assertUser(t, got, u)
-		return s.Sessions.Start(ctx, sess)
+		_, err = s.Sessions.Start(ctx, sess, 0)
+		return err
 	})
 	if err != nil {
 		t.Fatalf("Atomically: %v", err)
@@ -789,7 +809,7 @@ func testTxRollsBack(t *testing.T, s Set) {
 		if err := s.Users.Add(ctx, u); err != nil {
 			return err
 		}
-		if err := s.Sessions.Start(ctx, sess); err != nil {
+		if _, err := s.Sessions.Start(ctx, sess, 0); err != nil {
 			return err
 		}
 		return errBoom
@@ -797,7 +817,7 @@ func testTxRollsBack(t *testing.T, s Set) {
 	wantErr(t, "Atomically", err, errBoom)
 	_, err = s.Users.ByUsername(t.Context(), username(t, "leo"))
 	wantErr(t, "ByUsername after rollback", err, user.ErrNotFound)
-	_, _, err = s.Sessions.Rotate(t.Context(), sess.ID, sess.Current.ID, newToken(t0), t0)
+	_, _, err = s.Sessions.Rotate(t.Context(), sess.ID, sess.Current.ID, newToken(t0), t0, user.Client{})
 	wantErr(t, "Rotate after rollback", err, user.ErrSessionInvalid)
 
 	// A username clash inside a transaction comes back as ErrUsernameTaken and
@@ -867,7 +887,8 @@ func testConcurrentTx(t *testing.T, s Set) {
 				if err := s.Users.Add(ctx, u); err != nil {
 					return err
 				}
-				return s.Sessions.Start(ctx, newSession(u.ID(), t0))
+				_, err = s.Sessions.Start(ctx, newSession(u.ID(), t0), 0)
+				return err
 			})
 		})
 	}
@@ -896,22 +917,23 @@ func testTimestamps(t *testing.T, s Set) {
 	}
 
 	sess := user.Session{
-		ID:        user.SessionID(uuid.New()),
-		UserID:    u.ID(),
-		CreatedAt: at,
-		ExpiresAt: at.Add(30 * 24 * time.Hour),
-		Current:   user.RefreshToken{ID: user.TokenID(uuid.New()), IssuedAt: at, ExpiresAt: at.Add(7 * 24 * time.Hour)},
+		ID:         user.SessionID(uuid.New()),
+		UserID:     u.ID(),
+		CreatedAt:  at,
+		ExpiresAt:  at.Add(30 * 24 * time.Hour),
+		Current:    user.RefreshToken{ID: user.TokenID(uuid.New()), IssuedAt: at, ExpiresAt: at.Add(7 * 24 * time.Hour)},
+		LastUsedAt: at,
 	}
 	start(t, s, sess)
 	assertSession(t, current(t, s, sess.ID), sess)
 
 	rotatedAt := at.Add(time.Minute + 987654321)
 	next := user.RefreshToken{ID: user.TokenID(uuid.New()), IssuedAt: rotatedAt, ExpiresAt: rotatedAt.Add(time.Hour)}
-	gotSess, rotated, err := s.Sessions.Rotate(t.Context(), sess.ID, sess.Current.ID, next, rotatedAt)
+	gotSess, rotated, err := s.Sessions.Rotate(t.Context(), sess.ID, sess.Current.ID, next, rotatedAt, user.Client{})
 	if err != nil || !rotated {
 		t.Fatalf("Rotate = %v, %v", rotated, err)
 	}
 	want := sess
-	want.Previous, want.Current, want.RotatedAt = sess.Current.ID, next, rotatedAt
+	want.Previous, want.Current, want.RotatedAt, want.LastUsedAt = sess.Current.ID, next, rotatedAt, rotatedAt
 	assertSession(t, gotSess, want)
 }

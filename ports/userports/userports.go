@@ -28,38 +28,60 @@ type Users interface {
 	Update(ctx context.Context, id user.ID, change func(*user.User) error) error
 	// Delete removes the user and, through the store's cascades, what belongs
 	// to it (the chats of the chat context). Its sessions stay behind as
-	// revoked tombstones with no user and nothing personal, so every instance
-	// keeps refusing their access tokens (call Sessions.RevokeAll first).
+	// revoked tombstones with no user and nothing personal (no client, no
+	// name), so every instance keeps refusing their access tokens (call
+	// Sessions.RevokeAll first), until Sessions.RemoveEnded removes them.
 	// Update and Delete of an unknown id fail with user.ErrNotFound.
 	Delete(ctx context.Context, id user.ID) error
 }
 
 // Sessions keeps sessions and their refresh-token state. Every method is
 // race-safe across processes sharing one database: rotation is a conditional
-// write, not a read-then-write. Unknown sessions fail with
-// user.ErrSessionInvalid; failures to reach the store wrap
-// ports.ErrUnavailable. Every revocation reaches ports.Revocations of every
-// instance when its transaction commits.
+// write, not a read-then-write. A session is live at now while it is not
+// revoked, not past its absolute end and its refresh token has not expired.
+// Unknown sessions fail with user.ErrSessionInvalid; failures to reach the
+// store wrap ports.ErrUnavailable. Every revocation reaches
+// ports.Revocations of every instance when its transaction commits.
 type Sessions interface {
-	// Start stores a new session; for an unknown user it fails with
-	// user.ErrNotFound.
-	Start(ctx context.Context, s user.Session) error
+	// Start stores a new session and, in the same transaction, revokes the
+	// user's least recently used live sessions (oldest LastUsedAt first) so
+	// that, with s, at most limit of them are live at s.CreatedAt; it
+	// returns the ids it revoked. Concurrent Starts for one user, on any
+	// number of instances, serialise: however many run at once, no more than
+	// limit sessions are left live. limit < 1 means no limit. For an unknown
+	// user it fails with user.ErrNotFound.
+	Start(ctx context.Context, s user.Session, limit int) ([]user.SessionID, error)
 	// Rotate makes next the session's current refresh token and from its
-	// previous one, recording now as the rotation time, but only if from is
-	// still current and the session is live at now. It returns the session as
-	// stored afterwards and whether this call rotated it; when it did not, the
-	// caller judges the replay with Session.JudgeReplay.
-	Rotate(ctx context.Context, sid user.SessionID, from user.TokenID, next user.RefreshToken, now time.Time) (user.Session, bool, error)
-	// Revoke ends one live session at now. It fails with
+	// previous one, recording now as the rotation time and the session's
+	// last use, and client as the device it is used from, but only if from
+	// is still current and the session is live at now. It returns the
+	// session as stored afterwards and whether this call rotated it; when it
+	// did not, the caller judges the replay with Session.JudgeReplay.
+	Rotate(ctx context.Context, sid user.SessionID, from user.TokenID, next user.RefreshToken, now time.Time, client user.Client) (user.Session, bool, error)
+	// List returns the sessions of the user that are live at now, newest
+	// (CreatedAt) first.
+	List(ctx context.Context, uid user.ID, now time.Time) ([]user.Session, error)
+	// Rename sets the name of session sid of user uid, if it is live at now,
+	// and returns the session as stored afterwards. It fails with
+	// user.ErrSessionNotFound when sid is not a live session of uid.
+	Rename(ctx context.Context, uid user.ID, sid user.SessionID, name user.SessionName, now time.Time) (user.Session, error)
+	// Revoke ends session sid of user uid at now. It fails with
 	// user.ErrSessionInvalid when no session with that id is live at now
-	// (unknown, already revoked or expired), so a logout can say so.
-	Revoke(ctx context.Context, sid user.SessionID, now time.Time) error
-	// RevokeOthers ends every live session of the user except keep and
-	// returns the ids it ended.
+	// for uid (unknown, another user's, already revoked or expired), so a
+	// logout can say so.
+	Revoke(ctx context.Context, uid user.ID, sid user.SessionID, now time.Time) error
+	// RevokeOthers ends every session of the user that is live at now,
+	// except keep, and returns the ids it ended.
 	RevokeOthers(ctx context.Context, uid user.ID, keep user.SessionID, now time.Time) ([]user.SessionID, error)
-	// RevokeAll ends every live session of the user and returns the ids it
-	// ended.
+	// RevokeAll ends every session of the user that is not yet revoked,
+	// expired ones included, and returns the ids it ended.
 	RevokeAll(ctx context.Context, uid user.ID, now time.Time) ([]user.SessionID, error)
+	// RemoveEnded deletes at most limit sessions that ended before cutoff
+	// (revoked, past their absolute end, or with their refresh token
+	// expired), a deleted account's tombstones included, and returns how
+	// many it deleted. Concurrent calls, on any number of instances, delete
+	// disjoint rows without waiting for one another.
+	RemoveEnded(ctx context.Context, cutoff time.Time, limit int) (int, error)
 }
 
 // PasswordHasher hashes and checks passwords. Implementations bound how many
