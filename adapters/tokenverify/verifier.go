@@ -153,7 +153,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	}
 	cfg = withDefaults(cfg)
 	log := cfg.Logger
-	runCtx, cancel := context.WithCancel(ctx)
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	v := &Verifier{cfg: cfg, log: log, cancel: cancel}
 
 	noError := cfg.StartWithoutKeys
