@@ -1,0 +1,166 @@
+package bootstrap_test
+
+// The verifier's revocation following: CloudEvents on NATS JetStream (the
+// stream and subjects of the event contract) refuse sessions and users at
+// once. The events are published by the test, as the service's relay would.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"example.com/usersvc/adapters/tokenverify"
+)
+
+// natsURL is the NATS server with JetStream the tests use.
+func natsURL() string {
+	if u := os.Getenv("TEST_NATS_URL"); u != "" {
+		return u
+	}
+	return "nats://127.0.0.1:4222"
+}
+
+// eventStream connects to NATS and makes sure the service's stream exists
+// (as the service does when it starts with EVENTS_NATS_URL). Without NATS
+// the test is skipped, unless CI=true, where it fails.
+func eventStream(t *testing.T) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(natsURL(), nats.Timeout(2*time.Second))
+	if err != nil {
+		if os.Getenv("CI") != "true" {
+			t.Skipf("NATS at %s unreachable (set CI=true to fail instead): %v", natsURL(), err)
+		}
+		t.Fatalf("NATS at %s: %v", natsURL(), err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := js.Stream(ctx, tokenverify.DefaultStream); errors.Is(err, jetstream.ErrStreamNotFound) {
+		_, err = js.CreateStream(ctx, jetstream.StreamConfig{
+			Name: tokenverify.DefaultStream, Subjects: []string{tokenverify.DefaultSubjectPrefix + ">"}, MaxAge: 24 * time.Hour,
+		})
+		if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			t.Fatalf("create stream: %v", err)
+		}
+	} else if err != nil {
+		t.Fatalf("stream %s: %v", tokenverify.DefaultStream, err)
+	}
+	return js
+}
+
+// publishEvent publishes a CloudEvent of typ about user with data, as the
+// service's relay does (Nats-Msg-Id = the event id).
+func publishEvent(t *testing.T, js jetstream.JetStream, typ, user string, data map[string]any) {
+	t.Helper()
+	id := rand.Text()
+	body, err := json.Marshal(map[string]any{
+		"specversion": "1.0", "id": id, "source": "usersvc", "type": typ, "subject": user,
+		"time": time.Now().UTC().Format(time.RFC3339Nano), "datacontenttype": "application/json", "data": data,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := js.Publish(ctx, tokenverify.DefaultSubjectPrefix+typ, body, jetstream.WithMsgID(id)); err != nil {
+		t.Fatalf("publish %s: %v", typ, err)
+	}
+}
+
+// refusedWithin polls Verify until it refuses token as revoked and fails
+// unless that happens within limit; it returns how long it took.
+func refusedWithin(t *testing.T, v *tokenverify.Verifier, token string, limit time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		_, err := verify(v, token)
+		if errors.Is(err, tokenverify.ErrRevoked) {
+			return time.Since(start)
+		}
+		if err != nil {
+			t.Fatalf("Verify: %v, want ErrRevoked", err)
+		}
+		if time.Since(start) > limit {
+			t.Fatalf("the token still verifies %s after its revocation was published", limit)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestVerifierRefusesRevokedSessionsAndUsersFromEvents(t *testing.T) {
+	js := eventStream(t)
+	svc := newApp(t, onDatabase(sqliteDB))
+	alice := svc.signup("Revoked1")
+	aliceOther := svc.login("Revoked1", goodPassword)
+	bob := svc.signup("Revoked2")
+	carol := svc.signup("Revoked3")
+	pa, pao, pb, pc := svc.principalOf(alice), svc.principalOf(aliceOther), svc.principalOf(bob), svc.principalOf(carol)
+	follow := func(c *tokenverify.Config) { c.Revocations = &tokenverify.Revocations{NATSURL: natsURL()} }
+	v := newVerifier(t, svc.app.url+jwksPath, follow)
+	for _, c := range []struct {
+		token string
+		p     tokenverify.Principal
+	}{{alice.access, pa}, {aliceOther.access, pao}, {bob.access, pb}, {carol.access, pc}} {
+		wantPrincipal(t, v, c.token, c.p)
+	}
+
+	// One of alice's sessions ends: that session only is refused.
+	publishEvent(t, js, "session.revoked", pa.UserID, map[string]any{
+		"id": pa.SessionID, "user_id": pa.UserID, "at": time.Now().UTC(), "reason": "logout",
+	})
+	took := refusedWithin(t, v, alice.access, time.Second)
+	t.Logf("session.revoked refused after %s", took)
+	wantPrincipal(t, v, aliceOther.access, pao)
+
+	// bob is disabled, carol deleted: every token of theirs issued before is
+	// refused.
+	publishEvent(t, js, "user.disabled", pb.UserID, map[string]any{"id": pb.UserID, "at": time.Now().UTC()})
+	publishEvent(t, js, "user.deleted", pc.UserID, map[string]any{"id": pc.UserID, "at": time.Now().UTC()})
+	refusedWithin(t, v, bob.access, time.Second)
+	refusedWithin(t, v, carol.access, time.Second)
+
+	// Events that revoke nothing, or cannot be read, change nothing.
+	publishEvent(t, js, "user.updated", pao.UserID, map[string]any{"id": pao.UserID, "changed": []string{"full_name"}})
+	publishEvent(t, js, "session.revoked", pao.UserID, map[string]any{"id": "not-a-uuid", "at": time.Now().UTC()})
+	wantPrincipal(t, v, aliceOther.access, pao)
+
+	// A verifier started after the events (a restart of the other service)
+	// reads the recent ones before New returns: refused from the start.
+	later := newVerifier(t, svc.app.url+jwksPath, follow)
+	for _, tok := range []string{alice.access, bob.access, carol.access} {
+		if _, err := verify(later, tok); !errors.Is(err, tokenverify.ErrRevoked) {
+			t.Errorf("a verifier started after the revocation: %v, want ErrRevoked", err)
+		}
+	}
+	wantPrincipal(t, later, aliceOther.access, pao)
+
+	// Without Revocations the same tokens still verify until they expire:
+	// following events is what refuses them.
+	plain := newVerifier(t, svc.app.url+jwksPath)
+	wantPrincipal(t, plain, alice.access, pa)
+}
+
+func TestVerifierRevocationsNeedTheStream(t *testing.T) {
+	eventStream(t) // NATS is there
+	svc := newApp(t, onDatabase(sqliteDB))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := tokenverify.New(ctx, tokenverify.Config{
+		JWKSURL:     svc.app.url + jwksPath,
+		Revocations: &tokenverify.Revocations{NATSURL: natsURL(), Stream: "NO_SUCH_STREAM_" + rand.Text()},
+	})
+	if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Fatalf("New with a missing stream: %v, want ErrStreamNotFound", err)
+	}
+}
