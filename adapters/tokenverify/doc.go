@@ -18,7 +18,13 @@
 // Verify refuse that session's or user's tokens at once, for as long as any
 // of them could still be unexpired.
 //
+// Without Revocations, a revoked session's tokens keep verifying here until
+// they expire (at most the access-token lifetime). While NATS is unreachable
+// the Verifier goes on with what it knows and, once reconnected, reads the
+// events it missed.
+//
 // The package stands alone: it imports nothing else of this module, so a
 // service that only verifies tokens pulls in the standard library, jwt,
-// keyfunc and nats.go, and gin only through tokengin.
+// keyfunc (with jwkset and x/time/rate) and nats.go, and gin only through
+// tokengin.
 package tokenverify
