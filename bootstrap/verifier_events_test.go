@@ -30,10 +30,9 @@ func natsURL() string {
 	return "nats://127.0.0.1:4222"
 }
 
-// eventStream connects to NATS and makes sure the service's stream exists
-// (as the service does when it starts with EVENTS_NATS_URL). Without NATS
-// the test is skipped, unless CI=true, where it fails.
-func eventStream(t *testing.T) jetstream.JetStream {
+// natsConn connects to NATS. Without NATS the test is skipped, unless
+// CI=true, where it fails.
+func natsConn(t *testing.T) jetstream.JetStream {
 	t.Helper()
 	nc, err := nats.Connect(natsURL(), nats.Timeout(2*time.Second))
 	if err != nil {
@@ -47,24 +46,45 @@ func eventStream(t *testing.T) jetstream.JetStream {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := js.Stream(ctx, tokenverify.DefaultStream); errors.Is(err, jetstream.ErrStreamNotFound) {
-		_, err = js.CreateStream(ctx, jetstream.StreamConfig{
-			Name: tokenverify.DefaultStream, Subjects: []string{tokenverify.DefaultSubjectPrefix + ">"}, MaxAge: 24 * time.Hour,
-		})
-		if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			t.Fatalf("create stream: %v", err)
-		}
-	} else if err != nil {
-		t.Fatalf("stream %s: %v", tokenverify.DefaultStream, err)
-	}
 	return js
 }
 
-// publishEvent publishes a CloudEvent of typ about user with data, as the
+// testStream is a stream of the test's own, shaped like the service's
+// (subjects <prefix><type>), so that the events the test makes up reach no
+// other test's consumer of USERSVC_EVENTS.
+type testStream struct {
+	js     jetstream.JetStream
+	name   string
+	prefix string
+}
+
+// eventStream creates a testStream and deletes it when t ends.
+func eventStream(t *testing.T) *testStream {
+	t.Helper()
+	js := natsConn(t)
+	id := rand.Text()
+	s := &testStream{js: js, name: "TOKENVERIFY_TEST_" + id, prefix: "tokenverifytest." + id + ".usersvc.events."}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: s.name, Subjects: []string{s.prefix + ">"}, MaxAge: time.Hour}); err != nil {
+		t.Fatalf("create stream: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = js.DeleteStream(ctx, s.name)
+	})
+	return s
+}
+
+// revocations follows the stream.
+func (s *testStream) revocations() *tokenverify.Revocations {
+	return &tokenverify.Revocations{NATSURL: natsURL(), Stream: s.name, SubjectPrefix: s.prefix}
+}
+
+// publish publishes a CloudEvent of typ about user with data, as the
 // service's relay does (Nats-Msg-Id = the event id).
-func publishEvent(t *testing.T, js jetstream.JetStream, typ, user string, data map[string]any) {
+func (s *testStream) publish(t *testing.T, typ, user string, data map[string]any) {
 	t.Helper()
 	id := rand.Text()
 	body, err := json.Marshal(map[string]any{
@@ -76,7 +96,7 @@ func publishEvent(t *testing.T, js jetstream.JetStream, typ, user string, data m
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := js.Publish(ctx, tokenverify.DefaultSubjectPrefix+typ, body, jetstream.WithMsgID(id)); err != nil {
+	if _, err := s.js.Publish(ctx, s.prefix+typ, body, jetstream.WithMsgID(id)); err != nil {
 		t.Fatalf("publish %s: %v", typ, err)
 	}
 }
@@ -102,14 +122,14 @@ func refusedWithin(t *testing.T, v *tokenverify.Verifier, token string, limit ti
 }
 
 func TestVerifierRefusesRevokedSessionsAndUsersFromEvents(t *testing.T) {
-	js := eventStream(t)
+	stream := eventStream(t)
 	svc := newApp(t, onDatabase(sqliteDB))
 	alice := svc.signup("Revoked1")
 	aliceOther := svc.login("Revoked1", goodPassword)
 	bob := svc.signup("Revoked2")
 	carol := svc.signup("Revoked3")
 	pa, pao, pb, pc := svc.principalOf(alice), svc.principalOf(aliceOther), svc.principalOf(bob), svc.principalOf(carol)
-	follow := func(c *tokenverify.Config) { c.Revocations = &tokenverify.Revocations{NATSURL: natsURL()} }
+	follow := func(c *tokenverify.Config) { c.Revocations = stream.revocations() }
 	v := newVerifier(t, svc.app.url+jwksPath, follow)
 	for _, c := range []struct {
 		token string
@@ -119,7 +139,7 @@ func TestVerifierRefusesRevokedSessionsAndUsersFromEvents(t *testing.T) {
 	}
 
 	// One of alice's sessions ends: that session only is refused.
-	publishEvent(t, js, "session.revoked", pa.UserID, map[string]any{
+	stream.publish(t, "session.revoked", pa.UserID, map[string]any{
 		"id": pa.SessionID, "user_id": pa.UserID, "at": time.Now().UTC(), "reason": "logout",
 	})
 	took := refusedWithin(t, v, alice.access, time.Second)
@@ -128,14 +148,14 @@ func TestVerifierRefusesRevokedSessionsAndUsersFromEvents(t *testing.T) {
 
 	// bob is disabled, carol deleted: every token of theirs issued before is
 	// refused.
-	publishEvent(t, js, "user.disabled", pb.UserID, map[string]any{"id": pb.UserID, "at": time.Now().UTC()})
-	publishEvent(t, js, "user.deleted", pc.UserID, map[string]any{"id": pc.UserID, "at": time.Now().UTC()})
+	stream.publish(t, "user.disabled", pb.UserID, map[string]any{"id": pb.UserID, "at": time.Now().UTC()})
+	stream.publish(t, "user.deleted", pc.UserID, map[string]any{"id": pc.UserID, "at": time.Now().UTC()})
 	refusedWithin(t, v, bob.access, time.Second)
 	refusedWithin(t, v, carol.access, time.Second)
 
 	// Events that revoke nothing, or cannot be read, change nothing.
-	publishEvent(t, js, "user.updated", pao.UserID, map[string]any{"id": pao.UserID, "changed": []string{"full_name"}})
-	publishEvent(t, js, "session.revoked", pao.UserID, map[string]any{"id": "not-a-uuid", "at": time.Now().UTC()})
+	stream.publish(t, "user.updated", pao.UserID, map[string]any{"id": pao.UserID, "changed": []string{"full_name"}})
+	stream.publish(t, "session.revoked", pao.UserID, map[string]any{"id": "not-a-uuid", "at": time.Now().UTC()})
 	wantPrincipal(t, v, aliceOther.access, pao)
 
 	// A verifier started after the events (a restart of the other service)
@@ -155,7 +175,7 @@ func TestVerifierRefusesRevokedSessionsAndUsersFromEvents(t *testing.T) {
 }
 
 func TestVerifierRevocationsNeedTheStream(t *testing.T) {
-	eventStream(t) // NATS is there
+	natsConn(t) // NATS is there
 	svc := newApp(t, onDatabase(sqliteDB))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -182,7 +202,7 @@ func withEventsNATS(t *testing.T, url string) option {
 }
 
 func TestVerifierRefusesALogoutWithinASecond(t *testing.T) {
-	eventStream(t) // NATS is there and so is the stream
+	natsConn(t) // the service creates its stream when it starts
 	svc := newApp(t, onDatabase(sqliteDB), withEventsNATS(t, natsURL()))
 	s := svc.signup("LoggedOut1")
 	keep := svc.login("LoggedOut1", goodPassword)
