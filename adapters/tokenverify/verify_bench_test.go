@@ -123,4 +123,3 @@ func TestStalledKeySetDoesNotHoldRequests(t *testing.T) {
 		t.Errorf("a token of the cached key took %s while the key set stalls", d)
 	}
 }
-
