@@ -22,8 +22,8 @@ import (
 	"example.com/usersvc/bootstrap"
 )
 
-// natsURL is the NATS server with JetStream the tests use.
-func natsURL() string {
+// verifierNATSURL is the NATS server with JetStream the tests use.
+func verifierNATSURL() string {
 	if u := os.Getenv("TEST_NATS_URL"); u != "" {
 		return u
 	}
@@ -34,12 +34,12 @@ func natsURL() string {
 // CI=true, where it fails.
 func natsConn(t *testing.T) jetstream.JetStream {
 	t.Helper()
-	nc, err := nats.Connect(natsURL(), nats.Timeout(2*time.Second))
+	nc, err := nats.Connect(verifierNATSURL(), nats.Timeout(2*time.Second))
 	if err != nil {
 		if os.Getenv("CI") != "true" {
-			t.Skipf("NATS at %s unreachable (set CI=true to fail instead): %v", natsURL(), err)
+			t.Skipf("NATS at %s unreachable (set CI=true to fail instead): %v", verifierNATSURL(), err)
 		}
-		t.Fatalf("NATS at %s: %v", natsURL(), err)
+		t.Fatalf("NATS at %s: %v", verifierNATSURL(), err)
 	}
 	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
@@ -79,7 +79,7 @@ func eventStream(t *testing.T) *testStream {
 
 // revocations follows the stream.
 func (s *testStream) revocations() *tokenverify.Revocations {
-	return &tokenverify.Revocations{NATSURL: natsURL(), Stream: s.name, SubjectPrefix: s.prefix}
+	return &tokenverify.Revocations{NATSURL: verifierNATSURL(), Stream: s.name, SubjectPrefix: s.prefix}
 }
 
 // publish publishes a CloudEvent of typ about user with data, as the
@@ -181,7 +181,7 @@ func TestVerifierRevocationsNeedTheStream(t *testing.T) {
 	defer cancel()
 	_, err := tokenverify.New(ctx, tokenverify.Config{
 		JWKSURL:     svc.app.url + jwksPath,
-		Revocations: &tokenverify.Revocations{NATSURL: natsURL(), Stream: "NO_SUCH_STREAM_" + rand.Text()},
+		Revocations: &tokenverify.Revocations{NATSURL: verifierNATSURL(), Stream: "NO_SUCH_STREAM_" + rand.Text()},
 	})
 	if !errors.Is(err, jetstream.ErrStreamNotFound) {
 		t.Fatalf("New with a missing stream: %v, want ErrStreamNotFound", err)
@@ -203,12 +203,12 @@ func withEventsNATS(t *testing.T, url string) option {
 
 func TestVerifierRefusesALogoutWithinASecond(t *testing.T) {
 	natsConn(t) // the service creates its stream when it starts
-	svc := newApp(t, onDatabase(sqliteDB), withEventsNATS(t, natsURL()))
+	svc := newApp(t, onDatabase(sqliteDB), withEventsNATS(t, verifierNATSURL()))
 	s := svc.signup("LoggedOut1")
 	keep := svc.login("LoggedOut1", goodPassword)
 	p, pk := svc.principalOf(s), svc.principalOf(keep)
 	v := newVerifier(t, svc.app.url+jwksPath, func(c *tokenverify.Config) {
-		c.Revocations = &tokenverify.Revocations{NATSURL: natsURL()}
+		c.Revocations = &tokenverify.Revocations{NATSURL: verifierNATSURL()}
 	})
 	wantPrincipal(t, v, s.access, p)
 
