@@ -141,7 +141,8 @@ func TestOpenAPIRulesMatchDomain(t *testing.T) {
 }
 
 // TestRoutesMatchDocument: every route registered in gin is an operation of
-// the document, and every operation of the document is a route.
+// the document or one of the aliases the document declares (its x-aliases
+// path extension), and every operation and alias of the document is a route.
 func TestRoutesMatchDocument(t *testing.T) {
 	v := apitest.NewValidator(t, httpapi.OpenAPIDocument())
 	param := regexp.MustCompile(`[:*]([A-Za-z0-9_]+)`)
@@ -151,6 +152,17 @@ func TestRoutesMatchDocument(t *testing.T) {
 	}
 	slices.Sort(registered)
 	documented := slices.DeleteFunc(v.Routes(), func(r string) bool { return slices.Contains(notInEngine, r) })
+	aliases := v.Aliases()
+	if len(aliases) == 0 {
+		t.Error("the document declares no aliases: the trailing-slash forms of PUT, PATCH and DELETE /api/v1/users are gone")
+	}
+	for alias, route := range aliases {
+		if !slices.Contains(documented, route) {
+			t.Errorf("alias %s stands for %s, which is not an operation of the document", alias, route)
+		}
+		documented = append(documented, alias)
+	}
+	slices.Sort(documented)
 	for _, r := range registered {
 		if !slices.Contains(documented, r) {
 			t.Errorf("route %s is registered in gin but not in the OpenAPI document", r)
