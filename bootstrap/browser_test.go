@@ -161,9 +161,10 @@ func (w *statusWriter) WriteHeader(status int) {
 func TestCookieFlowInBrowser(t *testing.T) {
 	chromium := chromiumPath(t)
 	onEachDatabase(t, func(t *testing.T, db option) {
-		// The page's server listens first, so CORS_ORIGINS can name its port.
+		// The page's server listens first (it starts serving once its
+		// handler knows the service's address), so CORS_ORIGINS can name
+		// its port.
 		pages := httptest.NewUnstartedServer(nil)
-		pages.Start()
 		defer pages.Close()
 		_, pagePort, err := net.SplitHostPort(pages.Listener.Addr().String())
 		if err != nil {
@@ -197,6 +198,7 @@ func TestCookieFlowInBrowser(t *testing.T) {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			fmt.Fprintf(w, browserPage, api)
 		})
+		pages.Start()
 
 		ctx := newBrowser(t, chromium)
 		b := &browserSession{t: t, ctx: ctx, app: c.app}
