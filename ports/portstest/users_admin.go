@@ -135,4 +135,3 @@ func testLastStartsAreTheNewestKeptSessionStarts(t *testing.T, s Set) {
 		t.Errorf("LastStarts(nil) = %v, %v", empty, err)
 	}
 }
-
