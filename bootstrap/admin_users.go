@@ -312,8 +312,9 @@ func adminUsersDelete() adminCmd {
 			if !yes {
 				fmt.Fprintf(a.errOut, "this deletes %s (%s) and everything it owns. Type the username to confirm: ", u.Username(), u.ID())
 				line, _ := a.in.ReadString('\n')
+				fmt.Fprintln(a.errOut) // the answer may lack its newline (end of input)
 				if strings.TrimSpace(line) != u.Username().String() {
-					fmt.Fprintln(a.errOut, "\nusersvc admin users delete: not confirmed; nothing deleted")
+					fmt.Fprintln(a.errOut, "usersvc admin users delete: not confirmed; nothing deleted")
 					return ExitFailed
 				}
 			}

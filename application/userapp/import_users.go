@@ -1,10 +1,12 @@
 package userapp
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"time"
 
 	"example.com/usersvc/domain/user"
@@ -90,11 +92,11 @@ type validRow struct {
 // fails), Do returns the report so far with the error: the batches before
 // it are committed, it and the rest are not, and a re-run skips what got
 // in.
-func (uc *ImportUsers) Do(ctx context.Context, records iter.Seq[ImportRecord], batch int) (ImportReport, error) {
+func (uc *ImportUsers) Do(ctx context.Context, records iter.Seq[ImportRecord], batch int) (rep ImportReport, err error) {
 	if batch < 1 {
 		batch = DefaultImportBatch
 	}
-	var rep ImportReport
+	defer sortRows(&rep) // on the named result, so every return is sorted
 	var pending []validRow
 	refuse := func(r ImportRecord, reason string) {
 		rep.Refused++
@@ -124,6 +126,12 @@ func (uc *ImportUsers) Do(ctx context.Context, records iter.Seq[ImportRecord], b
 		}
 	}
 	return rep, nil
+}
+
+// sortRows puts the report's rows in file order: a batch's rows are
+// reported when it commits, after rows refused later in the file.
+func sortRows(rep *ImportReport) {
+	slices.SortStableFunc(rep.Rows, func(a, b ImportRow) int { return cmp.Compare(a.Line, b.Line) })
 }
 
 // validate checks r by the domain's rules and returns the user it makes,
