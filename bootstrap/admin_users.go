@@ -194,8 +194,9 @@ type actResult struct {
 	ID       string `json:"id"`
 	Username string `json:"username"`
 	Changed  bool   `json:"changed"`
-	// SessionsRevoked is how many sessions the act ended.
-	SessionsRevoked int `json:"sessions_revoked"`
+	// SessionsRevoked is how many sessions the act ended; absent for a
+	// delete, whose count the deletion does not report.
+	SessionsRevoked *int `json:"sessions_revoked,omitempty"`
 }
 
 func (a *adminEnv) printAct(r actResult, text string) {
@@ -233,14 +234,15 @@ func adminUsersDisable() adminCmd {
 				a.audit("account_disabled", "failure", "user_id", u.ID().String())
 				return a.fail("users disable", err)
 			}
-			r := actResult{Action: "disable", ID: u.ID().String(), Username: u.Username().String(), Changed: !res.AlreadyDisabled, SessionsRevoked: len(res.Revoked)}
+			n := len(res.Revoked)
+			r := actResult{Action: "disable", ID: u.ID().String(), Username: u.Username().String(), Changed: !res.AlreadyDisabled, SessionsRevoked: &n}
 			if res.AlreadyDisabled {
 				a.audit("account_disabled", "unchanged", "user_id", r.ID)
 				a.printAct(r, fmt.Sprintf("%s (%s) was already disabled; nothing changed", r.Username, r.ID))
 				return ExitOK
 			}
-			a.audit("account_disabled", "success", "user_id", r.ID, "sessions_revoked", r.SessionsRevoked)
-			a.printAct(r, fmt.Sprintf("disabled %s (%s); %d session(s) revoked", r.Username, r.ID, r.SessionsRevoked))
+			a.audit("account_disabled", "success", "user_id", r.ID, "sessions_revoked", n)
+			a.printAct(r, fmt.Sprintf("disabled %s (%s); %d session(s) revoked", r.Username, r.ID, n))
 			return ExitOK
 		},
 	}
@@ -289,7 +291,7 @@ func adminUsersLogout() adminCmd {
 				a.audit("all_sessions_revoked", "failure", "user_id", u.ID().String())
 				return a.fail("users logout", err)
 			}
-			r := actResult{Action: "logout", ID: u.ID().String(), Username: u.Username().String(), Changed: len(ended) > 0, SessionsRevoked: len(ended)}
+			r := actResult{Action: "logout", ID: u.ID().String(), Username: u.Username().String(), Changed: len(ended) > 0, SessionsRevoked: new(len(ended))}
 			a.audit("all_sessions_revoked", "success", "user_id", r.ID, "sessions_revoked", len(ended))
 			a.printAct(r, fmt.Sprintf("logged %s (%s) out: %d session(s) revoked", r.Username, r.ID, len(ended)))
 			return ExitOK
