@@ -8,9 +8,7 @@ package bootstrap_test
 // attempt; enabling lets the user log in again.
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"slices"
 	"testing"
@@ -25,25 +23,14 @@ import (
 	"example.com/usersvc/ports"
 )
 
-// rawLogin posts a login past the OpenAPI-validating transport (the login
-// route's 403 is documented with the docs, not here) and checks the answer
-// against the contract's general rules.
+// rawLogin posts a login through the validating client and returns the
+// answer with its problem document, if any.
 func rawLogin(t *testing.T, c *client, name, password string) (*response, problem) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]string{"username": name, "password": password})
-	res, err := http.Post(c.app.url+base+"/login", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	r := &response{Status: res.StatusCode, Header: res.Header, Body: b}
-	for _, v := range r.contractViolations() {
-		t.Errorf("login → %d: %s\n%s", r.Status, v, b)
-	}
+	r := c.do(http.MethodPost, base+"/login", map[string]string{"username": name, "password": password})
 	var p problem
 	if r.Status >= 400 {
-		_ = json.Unmarshal(b, &p)
+		_ = json.Unmarshal(r.Body, &p)
 	}
 	return r, p
 }
