@@ -41,6 +41,7 @@ func TestAdaptersSwapWithFxDecorate(t *testing.T) {
 			func(chatports.Messages) chatports.Messages { return chats.Messages() },
 			func(ports.Transactor) ports.Transactor { return db.Transactor() },
 			func(ports.Events) ports.Events { return outbox },
+			func(ports.Outbox) ports.Outbox { return outbox },
 		),
 		fx.Populate(&handler),
 	)

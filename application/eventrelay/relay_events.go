@@ -71,6 +71,11 @@ type Round struct {
 	BrokerDown bool
 }
 
+// markReserve is the part of a round's deadline kept for marking what was
+// delivered: past it, the round delivers no more events, so that the
+// deliveries made are recorded rather than repeated.
+const markReserve = 2 * time.Second
+
 // Do claims a batch of due events and delivers each, in Seq order, first
 // to every subscriber, then to the publisher, waiting for the broker's
 // acknowledgement; delivered events are marked delivered (in the claim's
@@ -91,6 +96,9 @@ func (uc *RelayEvents) Do(ctx context.Context) (Round, error) {
 		for _, e := range batch {
 			if failed[e.Subject] {
 				continue
+			}
+			if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < markReserve {
+				break // keep time to mark what was delivered; the rest waits
 			}
 			publish, err := uc.deliver(ctx, e.Event)
 			if err != nil {
