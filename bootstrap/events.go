@@ -182,7 +182,7 @@ func relayLoop(ctx context.Context, cfg Config, uc *eventrelay.RelayEvents, wake
 		wait, woken := cfg.EventsPollInterval, wake
 		switch {
 		case err != nil || round.BrokerDown:
-			pause = min(max(2*pause, cfg.EventsPollInterval), max(cfg.EventsRetryMaxBackoff, cfg.EventsPollInterval))
+			pause = min(max(2*pause, min(cfg.EventsPollInterval, cfg.EventsRetryMaxBackoff)), cfg.EventsRetryMaxBackoff)
 			wait, woken = pause, nil
 		case round.Full:
 			pause = 0
