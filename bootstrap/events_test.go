@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/fx"
@@ -679,4 +680,57 @@ func deliveredCount(t *testing.T, c *client) int {
 	}
 	t.Fatalf("no events_delivered_total in /metrics")
 	return 0
+}
+
+// TestRelayThroughput measures (USERSVC_RELAY_BENCH=1; figures in
+// BENCHMARKS.md) how fast the relay drains a backlog to NATS on
+// PostgreSQL: 20,000 events recorded while the broker is down, then timed
+// from the broker's start until none is left undelivered.
+func TestRelayThroughput(t *testing.T) {
+	if os.Getenv("USERSVC_RELAY_BENCH") != "1" {
+		t.Skip("set USERSVC_RELAY_BENCH=1 to measure the relay")
+	}
+	n := 20000
+	if v := os.Getenv("USERSVC_RELAY_BENCH_EVENTS"); v != "" {
+		n, _ = strconv.Atoi(v)
+	}
+	batch := 100
+	if v := os.Getenv("USERSVC_RELAY_BENCH_BATCH"); v != "" {
+		batch, _ = strconv.Atoi(v)
+	}
+	srv := newNATSServer(t)
+	var gdb *gorm.DB
+	var events ports.Events
+	var tx ports.Transactor
+	newApp(t, withNATS(srv.url()), withConfig(func(c *bootstrap.Config) { c.EventsBatchSize = batch }),
+		withFx(fx.Populate(&gdb, &events, &tx)))
+	subjects := make([]string, 200)
+	for i := range subjects {
+		subjects[i] = fmt.Sprintf("%08d-0000-4000-8000-000000000000", i)
+	}
+	for i := 0; i < n; i += 100 {
+		var chunk []ports.Event
+		for j := i; j < min(i+100, n); j++ {
+			chunk = append(chunk, ports.Event{
+				ID: uuid.Must(uuid.NewV7()), Type: "user.updated", Subject: uuid.MustParse(subjects[j%len(subjects)]), Time: time.Now().UTC(),
+				Data: json.RawMessage(fmt.Sprintf(`{"id":%q,"username":"Bench","full_name":null,"updated_at":"2026-12-02T08:00:00Z","changed":["full_name"]}`, subjects[j%len(subjects)])),
+			})
+		}
+		if err := tx.Atomically(t.Context(), func(ctx context.Context) error { return events.Record(ctx, chunk...) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if q := backlog(t, gdb); q != n {
+		t.Fatalf("backlog %d before the broker started, want %d", q, n)
+	}
+	srv.start()
+	start := time.Now()
+	eventually(t, 5*time.Minute, "the drain", func() bool { return backlog(t, gdb) == 0 })
+	took := time.Since(start)
+	t.Logf("drained %d events to NATS in %s: %.0f events/s (batch %d, PostgreSQL)", n, took.Round(time.Millisecond), float64(n)/took.Seconds(), batch)
+	str := openStream(t, srv.url())
+	str.from = 1
+	if got := len(str.events(nil)); got != n {
+		t.Fatalf("%d messages in the stream, want %d", got, n)
+	}
 }
