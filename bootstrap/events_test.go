@@ -180,6 +180,20 @@ func withSubscriber(sub ports.Subscriber) option {
 	return withFx(fx.Provide(fx.Annotate(func() ports.Subscriber { return sub }, fx.ResultTags(`group:"event_subscribers"`))))
 }
 
+// sleepyOutbox is an outbox whose commits never wake the relay.
+type sleepyOutbox struct{ ports.Outbox }
+
+func (sleepyOutbox) Recorded() <-chan struct{} { return nil }
+
+// withRelayIdle keeps the relay from running after its first round at
+// start: no wake-ups, and a poll interval longer than any test.
+func withRelayIdle() option {
+	return func(s *appSettings) {
+		withConfig(func(c *bootstrap.Config) { c.EventsPollInterval = time.Minute })(s)
+		withFx(fx.Decorate(func(o ports.Outbox) ports.Outbox { return sleepyOutbox{o} }))(s)
+	}
+}
+
 // recorder is an in-process subscriber that keeps what it is given.
 type recorder struct {
 	mu   sync.Mutex
