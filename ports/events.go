@@ -102,5 +102,6 @@ type Publisher interface {
 // Subscriber reacts in-process to a delivered event. It is called at least
 // once per event, in order per Subject; an error makes the relay try the
 // event again later, so a subscriber must tolerate repeats (deduplicate on
-// the event's ID).
+// the event's ID). Its error is logged with the event's id and type, so
+// it must not carry the event's data.
 type Subscriber func(ctx context.Context, e Event) error
