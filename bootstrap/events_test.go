@@ -748,3 +748,53 @@ func TestRelayThroughput(t *testing.T) {
 		t.Fatalf("%d messages in the stream, want %d", got, n)
 	}
 }
+
+// forgetfulOutbox loses the relay's first marking, as if the instance
+// crashed after the broker acknowledged a batch and before it was marked.
+type forgetfulOutbox struct {
+	ports.Outbox
+	lost atomic.Int32
+}
+
+func (o *forgetfulOutbox) MarkDelivered(ctx context.Context, at time.Time, seqs ...int64) error {
+	if len(seqs) > 0 && o.lost.CompareAndSwap(0, 1) {
+		return fmt.Errorf("%w: test: the instance died before marking", ports.ErrUnavailable)
+	}
+	return o.Outbox.MarkDelivered(ctx, at, seqs...)
+}
+
+func TestAPublishRepeatedAfterACrashReachesTheStreamOnce(t *testing.T) {
+	url := natsURL(t)
+	onEachDatabase(t, func(t *testing.T, db option) {
+		str := openStream(t, url)
+		forgetful := &forgetfulOutbox{}
+		var mu sync.Mutex
+		published := map[string]int{}
+		var gdb *gorm.DB
+		c := newApp(t, db, withNATS(url), withFx(fx.Populate(&gdb),
+			fx.Decorate(func(o ports.Outbox) ports.Outbox { forgetful.Outbox = o; return forgetful }),
+			fx.Decorate(func(p ports.Publisher) ports.Publisher {
+				return countingPublisher{Publisher: p, mu: &mu, count: published}
+			})),
+			withConfig(func(c *bootstrap.Config) { c.EventsPollInterval = 20 * time.Millisecond }))
+		s := c.signup("Crashed")
+		uid := c.me(s.access).ID
+		waitDelivered(t, gdb, 10*time.Second)
+		if forgetful.lost.Load() != 1 {
+			t.Fatal("the first marking was not lost: the test tests nothing")
+		}
+		_, recorded := eventsOf(t, gdb, uid)
+		mu.Lock()
+		repeated := 0
+		for _, o := range recorded {
+			if published[o.ID] > 1 {
+				repeated++
+			}
+		}
+		mu.Unlock()
+		if repeated == 0 {
+			t.Fatal("no event was published again after the lost marking")
+		}
+		checkAgainstOutbox(t, str.events(map[string]bool{uid: true}), recorded)
+	})
+}
