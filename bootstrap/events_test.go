@@ -581,6 +581,16 @@ func TestABrokerOutageLosesNothing(t *testing.T) {
 	time.Sleep(outage)
 	queued := backlog(t, gdb)
 	actsDuring := acts.Load()
+	m := c.scrape()
+	if b := m.value("events_outbox_backlog"); b < float64(queued)/2 {
+		t.Errorf("events_outbox_backlog %v during the outage, with %d queued", b, queued)
+	}
+	if age := m.value("events_outbox_oldest_undelivered_age_seconds"); age < outage.Seconds()/2 {
+		t.Errorf("events_outbox_oldest_undelivered_age_seconds %v after an outage of %s", age, outage)
+	}
+	if f := m.value("events_publish_failures_total", "target", "broker"); f < 1 {
+		t.Errorf("events_publish_failures_total{target=broker} %v during the outage", f)
+	}
 	srv.start()
 	back := time.Now()
 	time.Sleep(300 * time.Millisecond)
@@ -593,6 +603,9 @@ func TestABrokerOutageLosesNothing(t *testing.T) {
 		t.Errorf("the slowest request took %s around the outage: the relay must not hold requests", took)
 	}
 	waitDelivered(t, gdb, 60*time.Second)
+	if m := c.scrape(); m.value("events_outbox_backlog") != 0 || m.value("events_outbox_oldest_undelivered_age_seconds") != 0 {
+		t.Errorf("after the drain: backlog %v, oldest age %v; want 0 and 0", m.value("events_outbox_backlog"), m.value("events_outbox_oldest_undelivered_age_seconds"))
+	}
 	t.Logf("outage of %s under load: %d changes answered (slowest %s), %d events queued when NATS returned, all delivered %s later",
 		outage, acts.Load(), time.Duration(slowest.Load()).Round(time.Millisecond), queued, time.Since(back).Round(time.Millisecond))
 
