@@ -241,6 +241,7 @@ func lifecycle(t *testing.T, c *client, gdb *gorm.DB) (uid string, secrets []str
 	laptop := keep(c.login("relayed", goodPassword))
 	c.do(http.MethodPatch, base, map[string]any{"full_name": "Re Layed"}, bearer(mine.access)).wantStatus(t, http.StatusOK)
 	c.do(http.MethodPatch, base, map[string]any{"password": newPassword, "current_password": goodPassword}, bearer(mine.access)).wantStatus(t, http.StatusOK)
+	c.wantAccessRefused(laptop.access) // the password change ended it
 	mine = keep(c.refresh(mine.refresh).wantTokens(t, http.StatusOK))
 	phone := keep(c.login("relayed", newPassword))
 	c.do(http.MethodPost, base+"/logout", nil, withCookie(phone.refresh)).wantStatus(t, http.StatusNoContent)
@@ -248,7 +249,6 @@ func lifecycle(t *testing.T, c *client, gdb *gorm.DB) (uid string, secrets []str
 	c.do(http.MethodDelete, mySessions+"/"+sid(t, tablet), nil, bearer(mine.access)).wantStatus(t, http.StatusNoContent)
 	keep(c.login("relayed", newPassword))
 	c.do(http.MethodDelete, base, nil, bearer(mine.access)).wantStatus(t, http.StatusNoContent)
-	_ = laptop
 	want = []string{
 		"user.created", "session.started", // signup
 		"session.started",                                            // login
