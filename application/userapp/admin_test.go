@@ -25,7 +25,7 @@ func records(rs ...userapp.ImportRecord) func(func(userapp.ImportRecord) bool) {
 
 func eventTypes(w *world) []string {
 	var out []string
-	for _, e := range w.outbox.Recorded() {
+	for _, e := range w.outbox.Events() {
 		out = append(out, e.Type)
 	}
 	return out
