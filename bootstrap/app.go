@@ -16,6 +16,7 @@ func App(cfg Config, logOut io.Writer) fx.Option {
 		Platform(cfg, logOut),
 		User(),
 		Chat(),
+		Events(),
 		fx.Invoke(func(*http.Server) {}),
 		fx.StartTimeout(30*time.Second),
 		fx.StopTimeout(cfg.ShutdownDrainDelay+cfg.ShutdownGrace+5*time.Second),

@@ -52,7 +52,7 @@ func inModule(path, sub string) bool {
 // thirdPartyForbiddenInCore are frameworks the inner layers must not reach.
 var thirdPartyForbiddenInCore = []string{
 	"github.com/gin-gonic/", "gorm.io/", "github.com/golang-jwt/", "golang.org/x/crypto",
-	"github.com/go-playground/validator", "go.uber.org/fx", "go.uber.org/dig",
+	"github.com/go-playground/validator", "go.uber.org/fx", "go.uber.org/dig", "github.com/nats-io/",
 }
 
 // tokenverifyImports are the only modules the standalone token verifier
@@ -94,6 +94,8 @@ func TestImportRulesCatchViolations(t *testing.T) {
 		{ImportPath: module + "/application/userapp", Deps: []string{module + "/ports/chatports"}},
 		{ImportPath: module + "/application/userapp", Imports: []string{module + "/domain/chat"}},
 		{ImportPath: module + "/application/userapp", Deps: []string{"github.com/gin-gonic/gin"}},
+		{ImportPath: module + "/application/eventrelay", Deps: []string{"github.com/nats-io/nats.go"}},
+		{ImportPath: module + "/application/eventrelay", Deps: []string{module + "/ports/userports"}},
 		{ImportPath: module + "/adapters/httpapi", Deps: []string{module + "/adapters/sqlstore"}},
 		{ImportPath: module + "/adapters/tokens", Deps: []string{module + "/adapters/passwords"}},
 		{ImportPath: module, Imports: []string{module + "/adapters/httpapi"}},
@@ -164,6 +166,13 @@ func importViolations(pkgs []listedPackage) []string {
 				}
 				if hasPrefixAny(dep, thirdPartyForbiddenInCore) {
 					violation(dep, "ports import no framework")
+				}
+			case inModule(path, "application/eventrelay"):
+				if own && dep != module+"/ports" {
+					violation(dep, "the event relay belongs to the platform: it depends on the platform's ports only")
+				}
+				if hasPrefixAny(dep, thirdPartyForbiddenInCore) {
+					violation(dep, "application imports no framework")
 				}
 			case inModule(path, "application"):
 				if inModule(dep, "adapters") || inModule(dep, "bootstrap") {

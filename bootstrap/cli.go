@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"runtime/debug"
 	"text/tabwriter"
 	"time"
@@ -25,6 +26,9 @@ const usage = `usersvc: the user-management service.
 Usage:
   usersvc [serve]                 start the HTTP service (default)
   usersvc migrate up|down|status  apply, roll back one, or list migrations
+  usersvc admin users|keys ...    operators' commands: list, show, disable, enable, log out,
+                                  delete, import and export users; generate a signing key
+                                  (usersvc admin --help)
   usersvc version                 print the module version and commit
   usersvc help | --help | -h      print this help
 
@@ -34,6 +38,12 @@ Environment variables:
 // Main runs the command line with args (without the program name), reading
 // settings through lookup, and returns the process exit code.
 func Main(args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) int {
+	return Run(args, lookup, os.Stdin, stdout, stderr)
+}
+
+// Run is Main reading what a command asks for (the confirmation of admin
+// users delete) from stdin.
+func Run(args []string, lookup func(string) (string, bool), stdin io.Reader, stdout, stderr io.Writer) int {
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd = args[0]
@@ -45,7 +55,7 @@ func Main(args []string, lookup func(string) (string, bool), stdout, stderr io.W
 	case "version", "--version":
 		fmt.Fprintln(stdout, versionString())
 		return ExitOK
-	case "serve", "migrate":
+	case "serve", "migrate", "admin":
 	default:
 		fmt.Fprintf(stderr, "usersvc: unknown command %q; see usersvc --help\n", cmd)
 		return ExitUsage
@@ -55,8 +65,11 @@ func Main(args []string, lookup func(string) (string, bool), stdout, stderr io.W
 		fmt.Fprintln(stderr, "usersvc:", err)
 		return ExitUsage
 	}
-	if cmd == "migrate" {
+	switch cmd {
+	case "migrate":
 		return migrate(args[1:], cfg, stdout, stderr)
+	case "admin":
+		return runAdmin(args[1:], cfg, stdin, stdout, stderr)
 	}
 	return serve(cfg, stderr)
 }

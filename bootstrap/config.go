@@ -60,6 +60,11 @@ type Config struct {
 	ShutdownDrainDelay     time.Duration
 	SessionsPerUser        int
 	SessionCleanupInterval time.Duration
+	EventsNATSURL          string
+	EventsPollInterval     time.Duration
+	EventsBatchSize        int
+	EventsRetention        time.Duration
+	EventsRetryMaxBackoff  time.Duration
 }
 
 // setting is one environment variable: its default, its meaning and how it
@@ -99,6 +104,19 @@ var settings = []setting{
 		}
 		return nil
 	}},
+	{"EVENTS_NATS_URL", "", "nats://host:4222 publishes events to NATS JetStream (stream USERSVC_EVENTS); empty keeps them in-process", func(c *Config, v string) error {
+		c.EventsNATSURL = v
+		for _, one := range splitList(v) {
+			if u, err := url.Parse(one); err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" {
+				return fmt.Errorf("must be empty or nats://host:port (several separated by commas)")
+			}
+		}
+		return nil
+	}},
+	{"EVENTS_POLL_INTERVAL", "1s", "how often the event relay looks for events that other instances recorded or that are due for a retry (its own instance's commits wake it at once)", durationInto(func(c *Config) *time.Duration { return &c.EventsPollInterval }, 10*time.Millisecond, time.Minute)},
+	{"EVENTS_BATCH_SIZE", "100", "most events the relay claims and delivers in one round", intInto(func(c *Config) *int { return &c.EventsBatchSize }, 1, 10000)},
+	{"EVENTS_RETENTION", "24h", "how long delivered events stay in the outbox before they are deleted; 0 deletes them at the next purge", durationInto(func(c *Config) *time.Duration { return &c.EventsRetention }, 0, 90*24*time.Hour)},
+	{"EVENTS_RETRY_MAX_BACKOFF", "1m", "longest wait before the relay retries an event whose delivery failed (the wait doubles from 1s, or from this value if smaller)", durationInto(func(c *Config) *time.Duration { return &c.EventsRetryMaxBackoff }, 10*time.Millisecond, time.Hour)},
 	{"REFRESH_REUSE_GRACE", "10s", "grace period for concurrent refreshes; 0 turns it off", durationInto(func(c *Config) *time.Duration { return &c.RefreshReuseGrace }, 0, 5*time.Minute)},
 	{"RATE_LIMITS", "on", "off disables every rate limit (for test benches only)", func(c *Config, v string) error {
 		switch v {

@@ -28,7 +28,8 @@ import (
 
 // Platform provides what every bounded context shares: configuration, the
 // logger, clock and id source, the database and its transactions, the
-// outbox that records events in them (ports.Events), token
+// outbox that records events in them (ports.Events) and that the relay
+// delivers from (ports.Outbox), token
 // signing and verification, the authenticator of every bearer route (with the
 // revocations it checks), the abuse guard, the gin engine (with every
 // module's routes) and the HTTP server.
@@ -41,7 +42,7 @@ func Platform(cfg Config, logOut io.Writer) fx.Option {
 			as[ports.IDs](func() clock.UUIDv7 { return clock.UUIDv7{} }),
 			newDatabase,
 			as[ports.Transactor](sqlstore.NewTransactor),
-			as[ports.Events](sqlstore.NewOutbox),
+			fx.Annotate(sqlstore.NewOutbox, fx.As(new(ports.Events)), fx.As(new(ports.Outbox))),
 			newListenerConfig,
 			newRevocations,
 			as[ports.Revocations](func(r *sqlstore.Revocations) *sqlstore.Revocations { return r }),

@@ -41,6 +41,7 @@ func TestAdaptersSwapWithFxDecorate(t *testing.T) {
 			func(chatports.Messages) chatports.Messages { return chats.Messages() },
 			func(ports.Transactor) ports.Transactor { return db.Transactor() },
 			func(ports.Events) ports.Events { return outbox },
+			func(ports.Outbox) ports.Outbox { return outbox },
 		),
 		fx.Populate(&handler),
 	)
@@ -91,7 +92,7 @@ func TestAdaptersSwapWithFxDecorate(t *testing.T) {
 		t.Fatalf("the deleted account's token on memory stores: %d", rec.Code)
 	}
 	var types []string
-	for _, e := range outbox.Recorded() {
+	for _, e := range outbox.Events() {
 		types = append(types, e.Type)
 	}
 	if want := []string{"user.created", "session.started", "session.revoked", "user.deleted"}; !slices.Equal(types, want) {

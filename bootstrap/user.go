@@ -28,7 +28,7 @@ func User() fx.Option {
 			as[userports.Users](sqlstore.NewUsers),
 			as[userports.Sessions](sqlstore.NewSessions),
 			as[userports.Tokens](func(i *tokens.Issuer) *tokens.Issuer { return i }),
-			as[userports.PasswordHasher](newHasher),
+			fx.Annotate(newHasher, fx.As(new(userports.PasswordHasher)), fx.As(new(userports.HashChecker))),
 			newPasswordPolicy,
 			newUserUseCases,
 			route(newUserRoutes),
@@ -38,9 +38,9 @@ func User() fx.Option {
 }
 
 func newUserUseCases(users userports.Users, sessions userports.Sessions, tx ports.Transactor, hasher userports.PasswordHasher,
-	tokens userports.Tokens, clk ports.Clock, ids ports.IDs, events ports.Events, cfg Config) (*userapp.UseCases, error) {
+	checker userports.HashChecker, tokens userports.Tokens, clk ports.Clock, ids ports.IDs, events ports.Events, cfg Config) (*userapp.UseCases, error) {
 	return userapp.NewUseCases(context.Background(), userapp.Deps{
-		Users: users, Sessions: sessions, Tx: tx, Hasher: hasher, Tokens: tokens, Clock: clk, IDs: ids, Events: events,
+		Users: users, Sessions: sessions, Tx: tx, Hasher: hasher, HashChecker: checker, Tokens: tokens, Clock: clk, IDs: ids, Events: events,
 		Settings: userapp.Settings{
 			AccessTTL:       cfg.AccessTokenTTL,
 			RefreshTTL:      cfg.RefreshTokenTTL,

@@ -58,6 +58,18 @@ func NewMetrics(registry *prometheus.Registry) *Metrics {
 	return m
 }
 
+// Register adds the collectors of another part of the service (the event
+// relay) to the service's registry, served with these metrics. It fails when
+// a collector's metric is already registered.
+func (m *Metrics) Register(collectors ...prometheus.Collector) error {
+	for _, c := range collectors {
+		if err := m.registry.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ObserveWait records a wait for a hashing slot (passwords.Observer).
 func (m *Metrics) ObserveWait(wait time.Duration, acquired bool) {
 	m.hashWait.WithLabelValues(strconv.FormatBool(acquired)).Observe(wait.Seconds())

@@ -141,7 +141,8 @@ func TestOpenAPIRulesMatchDomain(t *testing.T) {
 }
 
 // TestRoutesMatchDocument: every route registered in gin is an operation of
-// the document, and every operation of the document is a route.
+// the document or one of the aliases the document declares (its x-aliases
+// path extension), and every operation and alias of the document is a route.
 func TestRoutesMatchDocument(t *testing.T) {
 	v := apitest.NewValidator(t, httpapi.OpenAPIDocument())
 	param := regexp.MustCompile(`[:*]([A-Za-z0-9_]+)`)
@@ -151,6 +152,17 @@ func TestRoutesMatchDocument(t *testing.T) {
 	}
 	slices.Sort(registered)
 	documented := slices.DeleteFunc(v.Routes(), func(r string) bool { return slices.Contains(notInEngine, r) })
+	aliases := v.Aliases()
+	if len(aliases) == 0 {
+		t.Error("the document declares no aliases: the trailing-slash forms of PUT, PATCH and DELETE /api/v1/users are gone")
+	}
+	for alias, route := range aliases {
+		if !slices.Contains(documented, route) {
+			t.Errorf("alias %s stands for %s, which is not an operation of the document", alias, route)
+		}
+		documented = append(documented, alias)
+	}
+	slices.Sort(documented)
 	for _, r := range registered {
 		if !slices.Contains(documented, r) {
 			t.Errorf("route %s is registered in gin but not in the OpenAPI document", r)
@@ -348,11 +360,74 @@ func TestResponsesMatchDocument(t *testing.T) {
 	}
 }
 
+// docsPageOrder is the order in which the docs page must show the tags and,
+// within each tag, the operations: the order a new user meets them.
+var docsPageOrder = []struct {
+	tag        string
+	operations []string
+}{
+	{"users", []string{"signUp", "logIn", "refresh", "getMe", "replaceProfile", "updateProfile", "deleteAccount", "logOut"}},
+	{"sessions", []string{"listSessions", "renameSession", "revokeSession", "revokeOtherSessions"}},
+	{"chats", []string{"createChat", "listChats", "getChat", "renameChat", "deleteChat", "postMessage", "listMessages"}},
+	{"operations", []string{"healthz", "readyz", "jwks", "metrics"}},
+	{"docs", []string{"openapi", "docs", "docsAsset"}},
+}
+
+// TestDocumentTagOrder: the document's tags come in the page's order, each
+// tag's x-operations list (which docs.js sorts the page by) names exactly the
+// operations of that tag in that order, and every operation has one tag.
+func TestDocumentTagOrder(t *testing.T) {
+	var doc struct {
+		Tags []struct {
+			Name       string   `json:"name"`
+			Operations []string `json:"x-operations"`
+		} `json:"tags"`
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(httpapi.OpenAPIDocument(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	tagged := map[string][]string{}
+	for _, item := range doc.Paths {
+		for method, raw := range item {
+			var op struct {
+				ID   string   `json:"operationId"`
+				Tags []string `json:"tags"`
+			}
+			if method == "parameters" || strings.HasPrefix(method, "x-") {
+				continue
+			}
+			if err := json.Unmarshal(raw, &op); err != nil {
+				t.Fatal(err)
+			}
+			if len(op.Tags) != 1 {
+				t.Errorf("operation %s has tags %q, want exactly one", op.ID, op.Tags)
+			}
+			for _, tag := range op.Tags {
+				tagged[tag] = append(tagged[tag], op.ID)
+			}
+		}
+	}
+	if len(doc.Tags) != len(docsPageOrder) {
+		t.Errorf("the document has %d tags, the page order %d", len(doc.Tags), len(docsPageOrder))
+	}
+	for i, tag := range doc.Tags {
+		if i < len(docsPageOrder) && (tag.Name != docsPageOrder[i].tag || !slices.Equal(tag.Operations, docsPageOrder[i].operations)) {
+			t.Errorf("tag %d is %s listing %q, want %s listing %q", i, tag.Name, tag.Operations, docsPageOrder[i].tag, docsPageOrder[i].operations)
+		}
+		got := slices.Sorted(slices.Values(tagged[tag.Name]))
+		if want := slices.Sorted(slices.Values(tag.Operations)); !slices.Equal(got, want) {
+			t.Errorf("tag %s lists %q in x-operations, its operations are %q", tag.Name, want, got)
+		}
+	}
+}
+
 // TestDocsPageInBrowser opens /docs in headless Chromium: the page must
-// render every operation of the document with no console error, and "try it
-// out" must reach this origin with the body, the cookie and the access token
-// (sign up, then GET /me with the token the page took from the answer, then
-// refresh with the cookie the browser kept).
+// render every operation of the document once, grouped by tag in the order
+// of docsPageOrder, with no console error, and "try it out" must reach this
+// origin with the body, the cookie and the access token (sign up, then GET
+// /me with the token the page took from the answer, then refresh with the
+// cookie the browser kept).
 func TestDocsPageInBrowser(t *testing.T) {
 	const chromium = "/usr/bin/chromium"
 	if _, err := os.Stat(chromium); err != nil {
@@ -449,6 +524,35 @@ func TestDocsPageInBrowser(t *testing.T) {
 		t.Errorf("the page shows errors of the document:\n%s", panel)
 	}
 	operations := len(apitest.NewValidator(t, httpapi.OpenAPIDocument()).Routes())
+	// Swagger UI gives each operation the id operations-TAG-OPERATIONID.
+	type section struct {
+		Tag        string   `json:"tag"`
+		Operations []string `json:"operations"`
+	}
+	sections, err := chromedp.Run(browserCtx, chromedp.Evaluate[[]section](`
+		Array.from(document.querySelectorAll(".opblock-tag-section")).map(s => {
+			const tag = s.querySelector(".opblock-tag").getAttribute("data-tag");
+			return {tag, operations: Array.from(s.querySelectorAll(".opblock")).map(o => o.id.replace("operations-" + tag + "-", ""))};
+		})`))
+	if err != nil {
+		fail("reading the tags and operations: %v", err)
+	}
+	seen := map[string]bool{}
+	for _, s := range sections {
+		for _, op := range s.Operations {
+			if seen[op] {
+				t.Errorf("the page shows operation %s twice", op)
+			}
+			seen[op] = true
+		}
+	}
+	var want []section
+	for _, o := range docsPageOrder {
+		want = append(want, section{o.tag, o.operations})
+	}
+	if fmt.Sprint(sections) != fmt.Sprint(want) {
+		t.Errorf("the page shows tags and operations\n%v\nwant\n%v", sections, want)
+	}
 
 	// tryOut expands an operation, executes it as the page prefills it and
 	// returns the status the page shows.

@@ -33,6 +33,7 @@ var userErrors = []errorStatus{
 	{user.ErrPasswordRequired, http.StatusUnprocessableEntity, "current_password is required when password is set"},
 	{user.ErrSessionNotFound, http.StatusNotFound, "session not found"},
 	{user.ErrCurrentSession, http.StatusConflict, "this is the current session: log out to end it"},
+	{user.ErrAccountDisabled, http.StatusForbidden, "account is disabled"},
 }
 
 // UserRoutes serves the user context under BasePath.
@@ -189,7 +190,11 @@ func (ur *UserRoutes) logIn(c *gin.Context) error {
 		}
 		return err
 	}
+	// A disabled account's right password is no failed guess: it is refunded too.
 	ur.guard.refund(c, failedKey, failures)
+	if errors.Is(err, user.ErrAccountDisabled) {
+		auditEvent(c, "login", "account_disabled")
+	}
 	if err != nil {
 		return err
 	}

@@ -14,3 +14,11 @@ func TestStores(t *testing.T) {
 		return portstest.Set{Users: s.Users(), Sessions: s.Sessions(), Tx: db.Transactor(), Revocations: s.Revocations()}
 	})
 }
+
+func TestOutbox(t *testing.T) {
+	portstest.Outbox(t, func(*testing.T) portstest.OutboxSet {
+		db := memory.NewDB()
+		o := memory.NewOutbox(db)
+		return portstest.OutboxSet{Events: o, Outbox: o, Tx: db.Transactor()}
+	})
+}

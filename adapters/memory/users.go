@@ -6,6 +6,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -75,17 +76,25 @@ type userRec struct {
 	hash             user.PasswordHash
 	full             user.FullName
 	created, updated time.Time
+	disabled         user.Disablement
 }
 
 func toRec(u *user.User) userRec {
 	return userRec{
 		id: u.ID(), name: u.Username(), hash: u.PasswordHash(), full: u.FullName(),
-		created: norm(u.CreatedAt()), updated: norm(u.UpdatedAt()),
+		created: norm(u.CreatedAt()), updated: norm(u.UpdatedAt()), disabled: normDisablement(u.Disablement()),
 	}
 }
 
+func normDisablement(d user.Disablement) user.Disablement {
+	if d.Disabled() {
+		d.At = norm(d.At)
+	}
+	return d
+}
+
 func (r userRec) toUser() *user.User {
-	return user.Restore(r.id, r.name, r.hash, r.full, r.created, r.updated)
+	return user.Restore(r.id, r.name, r.hash, r.full, r.created, r.updated, r.disabled)
 }
 
 // Users keeps accounts with the semantics of userports.Users.
@@ -128,6 +137,28 @@ func (r *Users) ByID(ctx context.Context, id user.ID) (*user.User, error) {
 		return nil, user.ErrNotFound
 	}
 	return rec.toUser(), nil
+}
+
+// List returns at most q.Limit copies of the users matching q, ordered by
+// Username.Key.
+func (r *Users) List(ctx context.Context, q userports.UserQuery) ([]*user.User, error) {
+	defer r.s.db.lock(ctx)()
+	keys := slices.Sorted(maps.Keys(r.s.st.keys))
+	var out []*user.User
+	for _, k := range keys {
+		if len(out) == q.Limit {
+			break
+		}
+		rec := r.s.st.users[r.s.st.keys[k]]
+		switch {
+		case !strings.HasPrefix(k, q.Prefix), k <= q.After,
+			q.State == userports.StateActive && rec.disabled.Disabled(),
+			q.State == userports.StateDisabled && !rec.disabled.Disabled():
+			continue
+		}
+		out = append(out, rec.toUser())
+	}
+	return out, nil
 }
 
 // Update applies change to a copy of user id and stores the result only if
@@ -184,8 +215,12 @@ var _ userports.Sessions = (*Sessions)(nil)
 func (r *Sessions) Start(ctx context.Context, sess user.Session, limit int) ([]user.SessionID, error) {
 	defer r.s.db.lock(ctx)()
 	st := &r.s.st
-	if _, ok := st.users[sess.UserID]; !ok {
+	owner, ok := st.users[sess.UserID]
+	if !ok {
 		return nil, user.ErrNotFound
+	}
+	if owner.disabled.Disabled() {
+		return nil, user.ErrAccountDisabled
 	}
 	if _, exists := st.sessions[sess.ID]; exists {
 		return nil, errors.New("memory: session already exists")
@@ -240,6 +275,19 @@ func (r *Sessions) List(ctx context.Context, uid user.ID, now time.Time) ([]user
 		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), compareIDs(b.ID, a.ID))
 	})
 	return live, nil
+}
+
+// LastStarts returns the latest CreatedAt of the kept sessions of each of
+// uids that has any.
+func (r *Sessions) LastStarts(ctx context.Context, uids []user.ID) (map[user.ID]time.Time, error) {
+	defer r.s.db.lock(ctx)()
+	out := make(map[user.ID]time.Time, len(uids))
+	for _, sess := range r.s.st.sessions {
+		if slices.Contains(uids, sess.UserID) && sess.CreatedAt.After(out[sess.UserID]) {
+			out[sess.UserID] = sess.CreatedAt
+		}
+	}
+	return out, nil
 }
 
 // Rename names session sid of user uid if it is live at now and returns it,

@@ -17,7 +17,10 @@ import (
 	"example.com/usersvc/ports/userports"
 )
 
-var _ userports.PasswordHasher = (*Hasher)(nil)
+var (
+	_ userports.PasswordHasher = (*Hasher)(nil)
+	_ userports.HashChecker    = (*Hasher)(nil)
+)
 
 // Hasher hashes new passwords with argon2id and verifies argon2id and bcrypt
 // hashes. At most Params.MaxConcurrent hashes run at once; a call that cannot
@@ -121,6 +124,24 @@ func (h *Hasher) Matches(ctx context.Context, stored user.PasswordHash, p user.P
 	default:
 		return false, false, fmt.Errorf("%w: unknown scheme", ErrInvalidHash)
 	}
+}
+
+// CheckStored reports whether Matches could verify stored: nil for a well
+// formed argon2id or bcrypt hash within the cost bounds, otherwise the error
+// Matches would fail with (wrapping ErrInvalidHash or ErrHashCost), found
+// without any hashing work. Imports call it to refuse planted hashes.
+func (h *Hasher) CheckStored(stored user.PasswordHash) error {
+	s := stored.Reveal()
+	switch {
+	case s == "" || len(s) > maxEncodedLen:
+		return fmt.Errorf("%w: empty or too long", ErrInvalidHash)
+	case isBcrypt(s):
+		return checkBcrypt(s)
+	case strings.HasPrefix(s, "$argon2id$"):
+		_, err := parseArgon2id(s)
+		return err
+	}
+	return fmt.Errorf("%w: unknown scheme", ErrInvalidHash)
 }
 
 // derive runs argon2id with a's parameters and salt, producing len(a.key)

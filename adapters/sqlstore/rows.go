@@ -19,6 +19,9 @@ type userRow struct {
 	FullName     *string   `gorm:"column:full_name"`
 	CreatedAt    time.Time `gorm:"column:created_at;autoCreateTime:false"` // the domain's clock owns time
 	UpdatedAt    time.Time `gorm:"column:updated_at;autoUpdateTime:false"`
+	// DisabledAt is NULL while the account is enabled.
+	DisabledAt     *time.Time `gorm:"column:disabled_at"`
+	DisabledReason *string    `gorm:"column:disabled_reason"`
 }
 
 // TableName tells GORM the table's name.
@@ -33,6 +36,10 @@ func toUserRow(u *user.User) userRow {
 		PasswordHash: u.PasswordHash().Reveal(),
 		CreatedAt:    dbTime(u.CreatedAt()),
 		UpdatedAt:    dbTime(u.UpdatedAt()),
+	}
+	if d := u.Disablement(); d.Disabled() {
+		r.DisabledAt = dbTimePtr(d.At)
+		r.DisabledReason = textColumn(d.Reason.String())
 	}
 	if !u.FullName().IsZero() {
 		name := u.FullName().String()
@@ -59,7 +66,16 @@ func (r userRow) toUser() (*user.User, error) {
 			return nil, fmt.Errorf("sqlstore: stored user %s has an invalid full name: %w", id, err)
 		}
 	}
-	return user.Restore(id, name, user.NewPasswordHash(r.PasswordHash), full, r.CreatedAt, r.UpdatedAt), nil
+	var disabled user.Disablement
+	if r.DisabledAt != nil {
+		disabled.At = r.DisabledAt.UTC()
+		if r.DisabledReason != nil {
+			if disabled.Reason, err = user.ParseDisableReason(*r.DisabledReason); err != nil {
+				return nil, fmt.Errorf("sqlstore: stored user %s has an invalid disable reason: %w", id, err)
+			}
+		}
+	}
+	return user.Restore(id, name, user.NewPasswordHash(r.PasswordHash), full, r.CreatedAt, r.UpdatedAt, disabled), nil
 }
 
 // sessionRow is the sessions table as GORM sees it; it never leaves this

@@ -41,22 +41,32 @@ func NewSessions(db *gorm.DB, rev *Revocations) *Sessions { return &Sessions{db:
 // number of servers, run one after another and each sees the sessions the
 // one before it committed; on SQLite the IMMEDIATE transaction serialises
 // them. It fails with user.ErrNotFound when s.UserID names no user (the
-// user was deleted meanwhile), and with an error wrapping
+// user was deleted meanwhile), with user.ErrAccountDisabled when the user
+// is disabled, and with an error wrapping
 // ports.ErrUnavailable when the database cannot be reached or ctx's
 // deadline passes first (then nothing is stored and nothing revoked).
 func (s *Sessions) Start(ctx context.Context, sess user.Session, limit int) (evicted []user.SessionID, err error) {
 	row := toSessionRow(sess)
 	err = inTx(ctx, s.db, func(ctx context.Context) error {
 		db := conn(ctx, s.db)
+		// The user's row is read inside the transaction (under the lock on
+		// PostgreSQL; SQLite's IMMEDIATE transaction has every writer wait),
+		// so an account disabled meanwhile starts no session: disabling
+		// takes the row lock too and revokes every session it sees.
+		lock := ""
 		if s.rev.postgres {
-			var found []string
-			err := db.Raw("SELECT id FROM users WHERE id = ? FOR NO KEY UPDATE", sess.UserID.String()).Scan(&found).Error
-			if err != nil {
-				return translate(err)
-			}
-			if len(found) == 0 {
-				return user.ErrNotFound
-			}
+			lock = " FOR NO KEY UPDATE"
+		}
+		var found []struct{ DisabledAt *time.Time }
+		err := db.Raw("SELECT disabled_at FROM users WHERE id = ?"+lock, sess.UserID.String()).Scan(&found).Error
+		if err != nil {
+			return translate(err)
+		}
+		switch {
+		case len(found) == 0:
+			return user.ErrNotFound
+		case found[0].DisabledAt != nil:
+			return user.ErrAccountDisabled
 		}
 		if limit > 0 {
 			at := dbTime(sess.CreatedAt)
@@ -72,7 +82,7 @@ func (s *Sessions) Start(ctx context.Context, sess user.Session, limit int) (evi
 				return err
 			}
 		}
-		err := db.Create(&row).Error
+		err = db.Create(&row).Error
 		switch {
 		case err == nil:
 			return nil
@@ -165,6 +175,37 @@ func (s *Sessions) List(ctx context.Context, uid user.ID, now time.Time) ([]user
 			return nil, err
 		}
 		out = append(out, sess)
+	}
+	return out, nil
+}
+
+// LastStarts returns, for each of uids that has any, the latest created_at
+// among the sessions kept for it (ended ones too, until the clean-up
+// removes them), in one statement served by the user_id index.
+func (s *Sessions) LastStarts(ctx context.Context, uids []user.ID) (map[user.ID]time.Time, error) {
+	out := make(map[user.ID]time.Time, len(uids))
+	if len(uids) == 0 {
+		return out, nil
+	}
+	ids := make([]string, len(uids))
+	for i, id := range uids {
+		ids[i] = id.String()
+	}
+	var rows []sessionRow
+	if err := conn(ctx, s.db).Select("user_id, created_at").Where("user_id IN ?", ids).Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	for _, r := range rows {
+		if r.UserID == nil {
+			continue
+		}
+		uid, err := user.ParseID(*r.UserID)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: stored session has a malformed user id: %w", err)
+		}
+		if at := r.CreatedAt.UTC(); at.After(out[uid]) {
+			out[uid] = at
+		}
 	}
 	return out, nil
 }

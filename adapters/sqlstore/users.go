@@ -51,6 +51,40 @@ func (s *Users) ByID(ctx context.Context, id user.ID) (*user.User, error) {
 	return row.toUser()
 }
 
+// List returns at most q.Limit users whose username_key starts with
+// q.Prefix and comes after q.After, in q.State, ordered by username_key,
+// in one statement served by the unique index on username_key. q.Prefix
+// holds only the characters of a username (userports.UserQuery), so it has
+// no LIKE wildcard to escape.
+func (s *Users) List(ctx context.Context, q userports.UserQuery) ([]*user.User, error) {
+	db := conn(ctx, s.db).Order("username_key").Limit(q.Limit)
+	if q.Prefix != "" {
+		db = db.Where("username_key LIKE ?", q.Prefix+"%")
+	}
+	if q.After != "" {
+		db = db.Where("username_key > ?", q.After)
+	}
+	switch q.State {
+	case userports.StateActive:
+		db = db.Where("disabled_at IS NULL")
+	case userports.StateDisabled:
+		db = db.Where("disabled_at IS NOT NULL")
+	}
+	var rows []userRow
+	if err := db.Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := make([]*user.User, 0, len(rows))
+	for _, r := range rows {
+		u, err := r.toUser()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
 // Update loads user id, applies change and writes the result, in one
 // transaction (a savepoint when ctx already carries one). On PostgreSQL the
 // row is read with SELECT ... FOR UPDATE, so concurrent Updates of one user
@@ -79,7 +113,7 @@ func (s *Users) Update(ctx context.Context, id user.ID, change func(*user.User) 
 		}
 		next := toUserRow(u)
 		res := db.Model(&userRow{ID: row.ID}).
-			Select("username", "username_key", "password_hash", "full_name", "updated_at").
+			Select("username", "username_key", "password_hash", "full_name", "updated_at", "disabled_at", "disabled_reason").
 			Updates(&next)
 		if res.Error != nil {
 			return userError(res.Error)

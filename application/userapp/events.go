@@ -20,6 +20,8 @@ const (
 	typeUserUpdated         = "user.updated"
 	typeUserPasswordChanged = "user.password_changed"
 	typeUserDeleted         = "user.deleted"
+	typeUserDisabled        = "user.disabled"
+	typeUserEnabled         = "user.enabled"
 	typeSessionStarted      = "session.started"
 	typeSessionRevoked      = "session.revoked"
 )
@@ -32,6 +34,7 @@ const (
 	reasonRevokedByUser   = "revoked_by_user"
 	reasonEvicted         = "evicted"
 	reasonAccountDeleted  = "account_deleted"
+	reasonAccountDisabled = "account_disabled"
 )
 
 // userCreatedData is the data of user.created.
@@ -52,7 +55,8 @@ type userUpdatedData struct {
 	Changed   []string  `json:"changed"`
 }
 
-// userAtData is the data of user.password_changed and user.deleted.
+// userAtData is the data of user.password_changed, user.deleted,
+// user.disabled and user.enabled.
 type userAtData struct {
 	ID string    `json:"id"`
 	At time.Time `json:"at"`
@@ -107,6 +111,22 @@ func userPasswordChanged(uid user.ID, at time.Time) change {
 
 func userDeleted(uid user.ID, at time.Time) change {
 	return change{typeUserDeleted, uid, at, userAtData{ID: uid.String(), At: at.UTC()}}
+}
+
+// userImported is the user.created of an imported account: recorded when
+// the import ran, carrying the account's original created_at.
+func userImported(u *user.User, at time.Time) change {
+	c := userCreated(u)
+	c.at = at
+	return c
+}
+
+func userDisabled(uid user.ID, at time.Time) change {
+	return change{typeUserDisabled, uid, at, userAtData{ID: uid.String(), At: at.UTC()}}
+}
+
+func userEnabled(uid user.ID, at time.Time) change {
+	return change{typeUserEnabled, uid, at, userAtData{ID: uid.String(), At: at.UTC()}}
 }
 
 func sessionStarted(s user.Session) change {

@@ -54,7 +54,8 @@ func newLogIn(ctx context.Context, d Deps, issue *sessionIssuer) (*LogIn, error)
 // before the comparison, both fail alike with an error wrapping ports.ErrBusy
 // or ctx's error. Every comparison of a wrong password ends in
 // ErrInvalidCredentials, so any other error means the password was right or
-// not compared. A stored hash of an older scheme or weaker parameters is
+// not compared. A right password for a disabled account fails with
+// user.ErrAccountDisabled, and starts or rehashes nothing. A stored hash of an older scheme or weaker parameters is
 // replaced by a current one in the same request; that rehash is no change
 // the account's owner made, and records no event. The new session, and the
 // least recently used one it evicts when the user is at SessionsPerUser,
@@ -81,6 +82,13 @@ func (uc *LogIn) Do(ctx context.Context, in LogInInput) (Tokens, error) {
 	}
 	if !ok || !known {
 		return Tokens{}, user.ErrInvalidCredentials
+	}
+	// Only now, with the password verified, may the answer differ: a
+	// disabled account is no secret to the one who knows its password.
+	// (The session store refuses it again under its lock, for an account
+	// disabled from here on.)
+	if u.Disabled() {
+		return Tokens{}, user.ErrAccountDisabled
 	}
 	var rehash user.PasswordHash
 	if needsRehash {

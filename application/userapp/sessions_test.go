@@ -237,7 +237,7 @@ func TestStartingOneSessionTooManyEvictsTheLeastRecentlyUsed(t *testing.T) {
 	if n := len(w.sessionsOf(t, w.caller(t, fourth))); n != settings.SessionsPerUser {
 		t.Errorf("%d live sessions, want %d", n, settings.SessionsPerUser)
 	}
-	last := w.outbox.Recorded()
+	last := w.outbox.Events()
 	evicted := last[len(last)-1]
 	var data map[string]any
 	if err := json.Unmarshal(evicted.Data, &data); err != nil {
@@ -305,7 +305,7 @@ func TestAnEventRollsBackWithItsChange(t *testing.T) {
 	if _, err := broken.SignUp.Do(w.ctx, signUpInput(t, w, "Alice", user.Client{})); !errors.Is(err, boom) {
 		t.Fatalf("signup with a failing session start: %v", err)
 	}
-	if got := w.outbox.Recorded(); len(got) != 0 {
+	if got := w.outbox.Events(); len(got) != 0 {
 		t.Errorf("the failed signup left events: %v", got)
 	}
 	if _, err := w.store.Users().ByUsername(w.ctx, mustName(t, "alice")); !errors.Is(err, user.ErrNotFound) {
@@ -313,7 +313,7 @@ func TestAnEventRollsBackWithItsChange(t *testing.T) {
 	}
 
 	tok := w.mustSignUp(t, "Bob", "Sup3r$ecret")
-	before := len(w.outbox.Recorded())
+	before := len(w.outbox.Events())
 	noOutbox := w.with(t, func(d *userapp.Deps) { d.Events = failingEvents{err: boom} })
 	for name, act := range map[string]func() error{
 		"logout": func() error { _, err := noOutbox.LogOut.Do(w.ctx, tok.Refresh); return err },
@@ -332,7 +332,7 @@ func TestAnEventRollsBackWithItsChange(t *testing.T) {
 			t.Errorf("%s with an outbox that fails: %v, want the failure", name, err)
 		}
 	}
-	if n := len(w.outbox.Recorded()); n != before {
+	if n := len(w.outbox.Events()); n != before {
 		t.Errorf("events went from %d to %d", before, n)
 	}
 	// None of the changes happened: the session is live, the user unchanged, and the only session his.
@@ -355,7 +355,7 @@ type recorded struct {
 func (w *world) events(t *testing.T) []recorded {
 	t.Helper()
 	var out []recorded
-	for _, e := range w.outbox.Recorded() {
+	for _, e := range w.outbox.Events() {
 		r := recorded{Event: e}
 		if err := json.Unmarshal(e.Data, &r.data); err != nil {
 			t.Fatalf("event %s data %q is not a JSON object: %v", e.Type, e.Data, err)
@@ -537,7 +537,7 @@ func TestNoEventCarriesAPasswordAHashOrAToken(t *testing.T) {
 	if err := w.DeleteAccount.Do(w.ctx, me); err != nil {
 		t.Fatal(err)
 	}
-	events := w.outbox.Recorded()
+	events := w.outbox.Events()
 	if len(events) < 6 {
 		t.Fatalf("only %d events", len(events))
 	}

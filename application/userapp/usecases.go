@@ -43,8 +43,10 @@ type Deps struct {
 	IDs      ports.IDs
 	// Events records the user context's events, in the transaction of the
 	// change each describes.
-	Events   ports.Events
-	Settings Settings
+	Events ports.Events
+	// HashChecker vets the hashes an import brings.
+	HashChecker userports.HashChecker
+	Settings    Settings
 }
 
 // UseCases are the user context's use cases: the one list of them. Adding a
@@ -64,6 +66,15 @@ type UseCases struct {
 	RevokeSession       *RevokeSession
 	RevokeOtherSessions *RevokeOtherSessions
 	CleanUpSessions     *CleanUpSessions
+	// The operators' use cases (usersvc admin).
+	ListUsers   *ListUsers
+	FindUser    *FindUser
+	DisableUser *DisableUser
+	EnableUser  *EnableUser
+	LogOutUser  *LogOutUser
+	DeleteUser  *DeleteUser
+	ImportUsers *ImportUsers
+	ExportUsers *ExportUsers
 }
 
 // NewUseCases builds every user use case from d. It hashes LogIn's decoy
@@ -76,6 +87,7 @@ func NewUseCases(ctx context.Context, d Deps) (*UseCases, error) {
 	if err != nil {
 		return nil, err
 	}
+	deleteAccount := &DeleteAccount{users: d.Users, sessions: d.Sessions, tx: d.Tx, clock: d.Clock, log: log}
 	return &UseCases{
 		SignUp:              &SignUp{users: d.Users, tx: d.Tx, hasher: d.Hasher, clock: d.Clock, ids: d.IDs, issue: issue, log: log},
 		LogIn:               logIn,
@@ -84,12 +96,20 @@ func NewUseCases(ctx context.Context, d Deps) (*UseCases, error) {
 		Profile:             &Profile{users: d.Users},
 		ReplaceProfile:      &ReplaceProfile{change: change},
 		PatchProfile:        &PatchProfile{change: change},
-		DeleteAccount:       &DeleteAccount{users: d.Users, sessions: d.Sessions, tx: d.Tx, clock: d.Clock, log: log},
+		DeleteAccount:       deleteAccount,
 		ListSessions:        &ListSessions{sessions: d.Sessions, clock: d.Clock},
 		RenameSession:       &RenameSession{sessions: d.Sessions, clock: d.Clock},
 		RevokeSession:       &RevokeSession{sessions: d.Sessions, tx: d.Tx, clock: d.Clock, log: log},
 		RevokeOtherSessions: &RevokeOtherSessions{sessions: d.Sessions, tx: d.Tx, clock: d.Clock, log: log},
 		CleanUpSessions: &CleanUpSessions{sessions: d.Sessions, clock: d.Clock,
 			retention: d.Settings.EndedSessionRetention, batchTimeout: d.Settings.CleanUpBatchTimeout},
+		ListUsers:   &ListUsers{users: d.Users, sessions: d.Sessions},
+		FindUser:    &FindUser{users: d.Users, sessions: d.Sessions, clock: d.Clock},
+		DisableUser: &DisableUser{users: d.Users, sessions: d.Sessions, tx: d.Tx, clock: d.Clock, log: log},
+		EnableUser:  &EnableUser{users: d.Users, tx: d.Tx, clock: d.Clock, log: log},
+		LogOutUser:  &LogOutUser{users: d.Users, sessions: d.Sessions, tx: d.Tx, clock: d.Clock, log: log},
+		DeleteUser:  &DeleteUser{account: deleteAccount},
+		ImportUsers: &ImportUsers{users: d.Users, tx: d.Tx, checker: d.HashChecker, clock: d.Clock, log: log},
+		ExportUsers: &ExportUsers{users: d.Users},
 	}, nil
 }

@@ -80,7 +80,7 @@ func newWorld(t *testing.T) *world {
 	hasher := passwords.NewHasher(passwords.Params{Memory: 8192, Time: 1, Threads: 1, MaxConcurrent: 4, QueueWait: 5 * time.Second})
 	w.deps = userapp.Deps{
 		Users: w.store.Users(), Sessions: w.store.Sessions(), Tx: db.Transactor(), Hasher: hasher,
-		Tokens: w.tokens, Clock: w.clock, IDs: clock.UUIDv7{}, Events: w.outbox, Settings: settings,
+		Tokens: w.tokens, Clock: w.clock, IDs: clock.UUIDv7{}, Events: w.outbox, HashChecker: hasher, Settings: settings,
 	}
 	w.UseCases, err = userapp.NewUseCases(w.ctx, w.deps)
 	if err != nil {

@@ -24,6 +24,10 @@ var (
 	// ErrSessionNotFound means no live session with the given id belongs to
 	// the user: unknown, another user's, revoked or expired alike.
 	ErrSessionNotFound = errors.New("user: session not found")
+	// ErrAccountDisabled means an operator disabled the account: it may not
+	// start a session. Login returns it only after the password matched, so
+	// the state is never revealed to someone who does not know it.
+	ErrAccountDisabled = errors.New("user: account is disabled")
 	// ErrCurrentSession means a request would revoke the very session it
 	// was made with; logout is how a session ends itself.
 	ErrCurrentSession = errors.New("user: the current session is ended by logout")

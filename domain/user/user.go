@@ -26,6 +26,7 @@ type User struct {
 	hash                 PasswordHash
 	fullName             FullName // zero value: no full name
 	createdAt, updatedAt time.Time
+	disabled             Disablement // zero value: enabled
 }
 
 // New creates a user; id and now come from the caller so tests are exact.
@@ -34,9 +35,15 @@ func New(id ID, name Username, hash PasswordHash, full FullName, now time.Time) 
 	return &User{id: id, name: name, hash: hash, fullName: full, createdAt: now, updatedAt: now}
 }
 
-// Restore rebuilds a stored user. Only storage adapters call it.
-func Restore(id ID, name Username, hash PasswordHash, full FullName, created, updated time.Time) *User {
-	return &User{id: id, name: name, hash: hash, fullName: full, createdAt: created.UTC(), updatedAt: updated.UTC()}
+// Restore rebuilds a stored user, with its disabled state (the zero
+// Disablement: enabled). Only storage adapters call it.
+func Restore(id ID, name Username, hash PasswordHash, full FullName, created, updated time.Time, disabled Disablement) *User {
+	if disabled.Disabled() {
+		disabled.At = disabled.At.UTC()
+	} else {
+		disabled = Disablement{}
+	}
+	return &User{id: id, name: name, hash: hash, fullName: full, createdAt: created.UTC(), updatedAt: updated.UTC(), disabled: disabled}
 }
 
 // ID returns the user's id.

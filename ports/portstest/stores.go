@@ -80,6 +80,10 @@ func Stores(t *testing.T, fresh func(t *testing.T) Set) {
 		{"DeleteLeavesNothingPersonal", testDeleteScrubs},
 		{"RemoveEndedDeletesOnlyLongEndedSessions", testRemoveEnded},
 		{"ConcurrentRemoveEndedDeleteEachOnce", testConcurrentRemoveEnded},
+		{"DisabledStateRoundTrips", testDisabledStateRoundTrips},
+		{"StartForDisabledUserFails", testStartForDisabledUserFails},
+		{"ListUsersPagesByKeyWithFilters", testListUsersPagesByKeyWithFilters},
+		{"LastStartsAreTheNewestKeptSessionStarts", testLastStartsAreTheNewestKeptSessionStarts},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -271,7 +275,7 @@ func testAddWithoutFullName(t *testing.T, s Set) {
 func testCopies(t *testing.T, s Set) {
 	u := newUser(t, "rita", "Rita")
 	add(t, s, u)
-	stored := user.Restore(u.ID(), u.Username(), u.PasswordHash(), u.FullName(), u.CreatedAt(), u.UpdatedAt())
+	stored := user.Restore(u.ID(), u.Username(), u.PasswordHash(), u.FullName(), u.CreatedAt(), u.UpdatedAt(), u.Disablement())
 	// Changing the value given to Add, or one a lookup returned, changes
 	// nothing stored; only Update does.
 	u.Rename(username(t, "Changed"), t0.Add(time.Hour))
@@ -317,7 +321,7 @@ func testUpdateStores(t *testing.T, s Set) {
 	if err != nil {
 		t.Fatalf("Update: %v", err)
 	}
-	want := user.Restore(u.ID(), username(t, "Robert"), user.NewPasswordHash(testHash+"x"), fullName(t, "Robert O'Brien"), t0, later)
+	want := user.Restore(u.ID(), username(t, "Robert"), user.NewPasswordHash(testHash+"x"), fullName(t, "Robert O'Brien"), t0, later, user.Disablement{})
 	assertUser(t, find(t, s, "robert"), want)
 	_, err = s.Users.ByUsername(t.Context(), username(t, "bob"))
 	wantErr(t, "ByUsername(old name)", err, user.ErrNotFound)
@@ -908,7 +912,7 @@ func testTimestamps(t *testing.T, s Set) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := user.Restore(newID(), n, user.NewPasswordHash(testHash), user.FullName{}, at, at.Add(time.Second))
+	u := user.Restore(newID(), n, user.NewPasswordHash(testHash), user.FullName{}, at, at.Add(time.Second), user.Disablement{})
 	add(t, s, u)
 	got := find(t, s, "quinn")
 	if !sameTime(got.CreatedAt(), at) || !sameTime(got.UpdatedAt(), at.Add(time.Second)) {

@@ -22,6 +22,9 @@ type Users interface {
 	ByID(ctx context.Context, id user.ID) (*user.User, error)
 	// ByUsername finds the user whose Username.Key equals name.Key().
 	ByUsername(ctx context.Context, name user.Username) (*user.User, error)
+	// List returns at most q.Limit users matching q, ordered by
+	// Username.Key, for operators.
+	List(ctx context.Context, q UserQuery) ([]*user.User, error)
 	// Update loads the user, applies change and stores the result in one
 	// transaction, holding the row so concurrent Updates serialise; if change
 	// fails, nothing is stored and its error is returned.
@@ -35,6 +38,30 @@ type Users interface {
 	Delete(ctx context.Context, id user.ID) error
 }
 
+// UserState selects users by whether they are disabled.
+type UserState int
+
+// The states a UserQuery selects.
+const (
+	StateAny UserState = iota
+	StateActive
+	StateDisabled
+)
+
+// UserQuery selects a page of users. Prefix and After are Username.Key
+// values (lower case, only the characters a username may hold, so no
+// pattern character); the zero value of each field selects everything.
+type UserQuery struct {
+	// Prefix keeps users whose Username.Key starts with it.
+	Prefix string
+	// After keeps users whose Username.Key sorts after it: the key of the
+	// previous page's last user.
+	After string
+	State UserState
+	// Limit is the most users returned; it must be at least 1.
+	Limit int
+}
+
 // Sessions keeps sessions and their refresh-token state. Every method is
 // race-safe across processes sharing one database: rotation is a conditional
 // write, not a read-then-write. A session is live at now while it is not
@@ -46,7 +73,10 @@ type Sessions interface {
 	// Start stores a new session and, in the same transaction, revokes the
 	// user's least recently used live sessions (oldest LastUsedAt first) so
 	// that, with s, at most limit of them are live at s.CreatedAt; it
-	// returns the ids it revoked. Concurrent Starts for one user, on any
+	// returns the ids it revoked. It fails with user.ErrAccountDisabled,
+	// storing nothing, when the user is disabled when it runs: it reads
+	// that under the lock that serialises it with Users.Update, so a
+	// session never starts for an account whose disabling committed. Concurrent Starts for one user, on any
 	// number of instances, serialise: however many run at once, no more than
 	// limit sessions are left live. limit < 1 means no limit. For an unknown
 	// user it fails with user.ErrNotFound.
@@ -61,6 +91,10 @@ type Sessions interface {
 	// List returns the sessions of the user that are live at now, newest
 	// (CreatedAt) first.
 	List(ctx context.Context, uid user.ID, now time.Time) ([]user.Session, error)
+	// LastStarts returns, for each of uids that has any session kept, the
+	// latest CreatedAt among them (ended sessions count until RemoveEnded
+	// removes them); users with none are absent.
+	LastStarts(ctx context.Context, uids []user.ID) (map[user.ID]time.Time, error)
 	// Rename sets the name of session sid of user uid, if it is live at now,
 	// and returns the session as stored afterwards. It fails with
 	// user.ErrSessionNotFound when sid is not a live session of uid.
@@ -93,6 +127,14 @@ type PasswordHasher interface {
 	// when h is of an older scheme or weaker parameters than the current ones.
 	// A hash that cannot be parsed, or whose cost is out of bounds, is an error.
 	Matches(ctx context.Context, h user.PasswordHash, p user.Password) (ok, needsRehash bool, err error)
+}
+
+// HashChecker tells whether a hash made elsewhere (an import) could be
+// verified: a scheme the hasher verifies, well formed, its cost within the
+// bounds that refuse planted hashes. It does no hashing work. Its error
+// names the problem, never the hash.
+type HashChecker interface {
+	CheckStored(h user.PasswordHash) error
 }
 
 // RefreshClaims is what a refresh token asserts.

@@ -68,7 +68,11 @@ func NewValidator(t testing.TB, doc []byte) *Validator {
 	if err := d.Validate(loader.Context); err != nil {
 		t.Fatalf("apitest: the OpenAPI document is not valid: %v", err)
 	}
-	v := &Validator{t: t, doc: d, paths: newDocPaths(d), exercised: map[string]bool{}}
+	paths, err := newDocPaths(d)
+	if err != nil {
+		t.Fatalf("apitest: %v", err)
+	}
+	v := &Validator{t: t, doc: d, paths: paths, exercised: map[string]bool{}}
 	v.options = &openapi3filter.Options{
 		MultiError:                        true,
 		IncludeResponseStatus:             true,
@@ -90,7 +94,14 @@ func NewValidator(t testing.TB, doc []byte) *Validator {
 	return v
 }
 
-// Routes lists the document's operations as "METHOD /path", sorted.
+// AliasesExtension is the path-item extension that lists other paths
+// answering the same operations, such as a trailing-slash form. The document
+// shows each operation once; the validator matches a request to an alias as
+// the path it belongs to.
+const AliasesExtension = "x-aliases"
+
+// Routes lists the document's operations as "METHOD /path", sorted. Alias
+// paths are not in it; see Aliases.
 func (v *Validator) Routes() []string {
 	var out []string
 	for path, item := range v.doc.Paths.Map() {
@@ -99,6 +110,22 @@ func (v *Validator) Routes() []string {
 		}
 	}
 	slices.Sort(out)
+	return out
+}
+
+// Aliases maps each alias route, "METHOD /alias", to the documented route it
+// answers as, "METHOD /path": every operation of a path item is reachable
+// at each path its AliasesExtension lists.
+func (v *Validator) Aliases() map[string]string {
+	out := map[string]string{}
+	for _, p := range v.paths {
+		if p.alias == "" {
+			continue
+		}
+		for method := range p.item.Operations() {
+			out[method+" "+p.alias] = method + " " + p.path
+		}
+	}
 	return out
 }
 
@@ -225,11 +252,12 @@ func (v *Validator) validateUnrouted(routeErr error, resp *http.Response, body [
 	return v.validateProblemSchema(resp, body)
 }
 
-// docPath is one path of the document, matched exactly: the service does
-// not forgive a trailing slash, so neither does the validator (the routers
-// of kin-openapi do).
+// docPath is one path of the document, or one alias of it, matched exactly:
+// the service does not forgive a trailing slash, so neither does the
+// validator (the routers of kin-openapi do).
 type docPath struct {
-	path   string
+	path   string // the documented path
+	alias  string // the alias this entry matches, or "" for path itself
 	item   *openapi3.PathItem
 	re     *regexp.Regexp
 	params []string
@@ -237,30 +265,75 @@ type docPath struct {
 
 var pathParam = regexp.MustCompile(`\{([^/{}]+)\}`)
 
-// newDocPaths compiles the document's paths, literal paths first so that
-// they win over templates.
-func newDocPaths(d *openapi3.T) []docPath {
+// newDocPaths compiles the document's paths and their aliases, literal
+// paths first so that they win over templates. An alias must be a string
+// with the same parameters as its path and no path of its own.
+func newDocPaths(d *openapi3.T) ([]docPath, error) {
 	var out []docPath
 	for path, item := range d.Paths.Map() {
-		p := docPath{path: path, item: item}
-		expr := "^"
-		rest := path
-		for _, m := range pathParam.FindAllStringSubmatchIndex(path, -1) {
-			expr += regexp.QuoteMeta(path[len(path)-len(rest) : m[0]])
-			expr += "([^/]+)"
-			p.params = append(p.params, path[m[2]:m[3]])
-			rest = path[m[1]:]
-		}
-		p.re = regexp.MustCompile(expr + regexp.QuoteMeta(rest) + "$")
+		p := compilePath(path)
+		p.item = item
 		out = append(out, p)
+		aliases, err := aliasesOf(item)
+		if err != nil {
+			return nil, fmt.Errorf("path %s: %w", path, err)
+		}
+		for _, alias := range aliases {
+			if d.Paths.Value(alias) != nil {
+				return nil, fmt.Errorf("path %s: alias %s is also a path of the document", path, alias)
+			}
+			a := compilePath(alias)
+			if !slices.Equal(a.params, p.params) {
+				return nil, fmt.Errorf("path %s: alias %s has other parameters", path, alias)
+			}
+			a.path, a.alias, a.item = path, alias, item
+			out = append(out, a)
+		}
 	}
 	slices.SortFunc(out, func(a, b docPath) int {
 		if c := len(a.params) - len(b.params); c != 0 {
 			return c
 		}
-		return strings.Compare(a.path, b.path)
+		return strings.Compare(a.path+" "+a.alias, b.path+" "+b.alias)
 	})
-	return out
+	return out, nil
+}
+
+// compilePath returns the docPath that matches path, its parameters
+// standing for one segment each.
+func compilePath(path string) docPath {
+	p := docPath{path: path}
+	expr := "^"
+	rest := path
+	for _, m := range pathParam.FindAllStringSubmatchIndex(path, -1) {
+		expr += regexp.QuoteMeta(path[len(path)-len(rest) : m[0]])
+		expr += "([^/]+)"
+		p.params = append(p.params, path[m[2]:m[3]])
+		rest = path[m[1]:]
+	}
+	p.re = regexp.MustCompile(expr + regexp.QuoteMeta(rest) + "$")
+	return p
+}
+
+// aliasesOf reads the AliasesExtension of item: absent, or a list of paths.
+func aliasesOf(item *openapi3.PathItem) ([]string, error) {
+	raw, ok := item.Extensions[AliasesExtension]
+	if !ok {
+		return nil, nil
+	}
+	list, ok := raw.([]any)
+	if !ok {
+		return nil, fmt.Errorf("%s must be a list of paths", AliasesExtension)
+	}
+	var out []string
+	for _, a := range list {
+		s, ok := a.(string)
+		if !ok || !strings.HasPrefix(s, "/") {
+			return nil, fmt.Errorf("%s must be a list of paths, not %v", AliasesExtension, a)
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 
 // findRoute finds the operation of r. It fails with routers.ErrPathNotFound

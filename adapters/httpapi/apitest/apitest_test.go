@@ -3,6 +3,7 @@ package apitest_test
 import (
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -44,7 +45,7 @@ const doc = `{
   "openapi": "3.0.3",
   "info": {"title": "things", "version": "1"},
   "paths": {
-    "/things": {"post": {
+    "/things": {"x-aliases": ["/things/"], "post": {
       "requestBody": {"required": true, "content": {"application/json": {"schema": {
         "type": "object", "additionalProperties": false, "required": ["name"],
         "properties": {"name": {"type": "string", "pattern": "^[a-z]+$"}}}}}},
@@ -143,6 +144,10 @@ func TestValidator(t *testing.T) {
 			[]string{"GET /nothing -> 404: request does not match", "no such operation"}},
 		{"marked unknown route", "GET", "/nothing", "", true, 404, "application/problem+json", problem, nil},
 		{"trailing slash is another route", "GET", "/things/7/", "", true, 404, "application/problem+json", problem, nil},
+		{"declared alias", "POST", "/things/", `{"name":"box"}`, false, 201, "application/json", `{"name":"box"}`, nil},
+		{"declared alias checks the body", "POST", "/things/", `{"name":"Box1"}`, false, 422, "application/problem+json",
+			strings.Replace(problem, "404", "422", 1), []string{"POST /things/ -> 422: request does not match"}},
+		{"declared alias, wrong method", "GET", "/things/", "", true, 405, "application/problem+json", strings.Replace(problem, "404", "405", 1), nil},
 		{"unknown route answered 200", "GET", "/nothing", "", true, 200, "application/json", `{}`,
 			[]string{"GET /nothing -> 200: response does not match", "must be 404"}},
 		{"wrong method", "DELETE", "/things", "", true, 405, "application/problem+json", strings.Replace(problem, "404", "405", 1), nil},
@@ -198,7 +203,59 @@ func TestValidator(t *testing.T) {
 	if got, want := v.Routes(), []string{"GET /things/{id}", "POST /things"}; !slices.Equal(got, want) {
 		t.Errorf("Routes() = %q, want %q", got, want)
 	}
+	if got, want := v.Aliases(), map[string]string{"POST /things/": "POST /things"}; !maps.Equal(got, want) {
+		t.Errorf("Aliases() = %q, want %q", got, want)
+	}
 	if got, want := v.Exercised(), []string{"GET /things/{id}", "POST /things"}; !slices.Equal(got, want) {
 		t.Errorf("Exercised() = %q, want %q", got, want)
+	}
+}
+
+// fatalRecorder is a testing.TB whose Fatalf records the message and stops
+// the caller with a panic that loads recovers.
+type fatalRecorder struct {
+	testing.TB
+	msg string
+}
+
+type stopped struct{}
+
+func (r *fatalRecorder) Helper() {}
+
+func (r *fatalRecorder) Fatalf(format string, args ...any) {
+	r.msg = fmt.Sprintf(format, args...)
+	panic(stopped{})
+}
+
+// loads reports what NewValidator fails with for doc, or "" when it loads.
+func loads(t *testing.T, doc string) (msg string) {
+	r := &fatalRecorder{TB: t}
+	defer func() {
+		if p := recover(); p != nil {
+			if _, ok := p.(stopped); !ok {
+				panic(p)
+			}
+			msg = r.msg
+		}
+	}()
+	apitest.NewValidator(r, []byte(doc))
+	return ""
+}
+
+func TestValidatorRefusesBadAliases(t *testing.T) {
+	for name, c := range map[string]struct{ aliases, want string }{
+		"not a list":         {`"/things/"`, "must be a list of paths"},
+		"not a path":         {`["things/"]`, "must be a list of paths"},
+		"a documented path":  {`["/things/{id}"]`, "is also a path of the document"},
+		"another parameter":  {`["/things/{id}/x"]`, "has other parameters"},
+		"a well-formed list": {`["/things/", "/stuff"]`, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := strings.Replace(doc, `"x-aliases": ["/things/"]`, `"x-aliases": `+c.aliases, 1)
+			got := loads(t, d)
+			if c.want == "" && got != "" || !strings.Contains(got, c.want) {
+				t.Errorf("NewValidator fails with %q, want %q", got, c.want)
+			}
+		})
 	}
 }
