@@ -11,7 +11,6 @@ import (
 	"errors"
 	"net/http"
 	"os"
-	"reflect"
 	"testing"
 	"time"
 
@@ -188,22 +187,15 @@ func TestVerifierRevocationsNeedTheStream(t *testing.T) {
 	}
 }
 
-// withEventsNATS sets the service's EVENTS_NATS_URL. The relay that
-// publishes the outbox to NATS (issue 9) adds that setting; until it is on
-// this branch the Config has no such field and the test that needs it is
-// skipped, naming what is missing.
-func withEventsNATS(t *testing.T, url string) option {
-	t.Helper()
-	const field = "EventsNATSURL"
-	if _, ok := reflect.TypeOf(bootstrap.Config{}).FieldByName(field); !ok {
-		t.Skipf("bootstrap.Config has no %s: the NATS relay (EVENTS_NATS_URL) is not on this branch yet", field)
-	}
-	return withConfig(func(c *bootstrap.Config) { reflect.ValueOf(c).Elem().FieldByName(field).SetString(url) })
+// withEventsNATS sets the service's EVENTS_NATS_URL: its relay publishes
+// every recorded event to the USERSVC_EVENTS stream.
+func withEventsNATS(url string) option {
+	return withConfig(func(c *bootstrap.Config) { c.EventsNATSURL = url })
 }
 
 func TestVerifierRefusesALogoutWithinASecond(t *testing.T) {
 	natsConn(t) // the service creates its stream when it starts
-	svc := newApp(t, onDatabase(sqliteDB), withEventsNATS(t, verifierNATSURL()))
+	svc := newApp(t, onDatabase(sqliteDB), withEventsNATS(verifierNATSURL()))
 	s := svc.signup("LoggedOut1")
 	keep := svc.login("LoggedOut1", goodPassword)
 	p, pk := svc.principalOf(s), svc.principalOf(keep)
@@ -216,4 +208,23 @@ func TestVerifierRefusesALogoutWithinASecond(t *testing.T) {
 	took := refusedWithin(t, v, s.access, time.Second)
 	t.Logf("the other service refused the logged-out session %s after the logout answered", took)
 	wantPrincipal(t, v, keep.access, pk) // the user's other session goes on
+}
+
+func TestVerifierRefusesADisabledAccountSoonAfterTheAdminCommand(t *testing.T) {
+	natsConn(t)
+	// The admin command runs as another process would, on the same database:
+	// the service's relay finds its events on its next poll.
+	svc := newApp(t, withEventsNATS(verifierNATSURL()), withConfig(func(c *bootstrap.Config) { c.EventsPollInterval = 100 * time.Millisecond }))
+	s := svc.signup("Disabled1")
+	other := svc.signup("Disabled2")
+	p, po := svc.principalOf(s), svc.principalOf(other)
+	v := newVerifier(t, svc.app.url+jwksPath, func(c *tokenverify.Config) {
+		c.Revocations = &tokenverify.Revocations{NATSURL: verifierNATSURL()}
+	})
+	wantPrincipal(t, v, s.access, p)
+
+	admin(t, svc, "", "users", "disable", "Disabled1", "--reason", "verifier test").want(t, 0)
+	took := refusedWithin(t, v, s.access, 2*time.Second)
+	t.Logf("the other service refused the disabled account %s after the admin command returned", took)
+	wantPrincipal(t, v, other.access, po)
 }
