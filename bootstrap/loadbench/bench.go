@@ -181,16 +181,16 @@ func (b *bench) workload(name string, meRate float64) (workload, string, error) 
 		}
 		var next atomic.Int64
 		return workload{name: name, want: http.StatusOK,
-			request: func(w int) *http.Request {
-				i := next.Add(1) - 1
-				return b.newRequest(http.MethodGet, "/api/v1/users/me", pool[i%int64(len(pool))], nil)
-			},
-			check: func() error {
-				if used := next.Load(); used > int64(len(pool)) {
-					return fmt.Errorf("fresh tokens ran out (%d requests, %d tokens): some requests reused a token", used, len(pool))
-				}
-				return nil
-			}}, fmt.Sprintf("%d distinct access tokens minted by the service's issuer on the bench key, one per request, over the %d sessions",
+				request: func(w int) *http.Request {
+					i := next.Add(1) - 1
+					return b.newRequest(http.MethodGet, "/api/v1/users/me", pool[i%int64(len(pool))], nil)
+				},
+				check: func() error {
+					if used := next.Load(); used > int64(len(pool)) {
+						return fmt.Errorf("fresh tokens ran out (%d requests, %d tokens): some requests reused a token", used, len(pool))
+					}
+					return nil
+				}}, fmt.Sprintf("%d distinct access tokens minted by the service's issuer on the bench key, one per request, over the %d sessions",
 				len(pool), len(b.actors)), nil
 	case "chat":
 		return workload{name: name, want: http.StatusOK, request: func(w int) *http.Request {

@@ -341,4 +341,3 @@ func seedDatabase(ctx context.Context, dbURL string, users, sessions int) error 
 	}
 	return seedScale(ctx, c, users, sessions, offset)
 }
-
