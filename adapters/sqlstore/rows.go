@@ -24,6 +24,16 @@ type userRow struct {
 // TableName tells GORM the table's name.
 func (userRow) TableName() string { return "users" }
 
+// userColumns are userRow's columns in the order of scanTargets, for the
+// reads that scan without GORM's reflection (Users.readUser).
+// TestUserColumnsMatchRow fails when a field is added to userRow but not here.
+const userColumns = "id, username, username_key, password_hash, full_name, created_at, updated_at"
+
+// scanTargets are pointers to r's fields in the order of userColumns.
+func (r *userRow) scanTargets() []any {
+	return []any{&r.ID, &r.Username, &r.UsernameKey, &r.PasswordHash, &r.FullName, &r.CreatedAt, &r.UpdatedAt}
+}
+
 // toUserRow converts a domain user into its row.
 func toUserRow(u *user.User) userRow {
 	r := userRow{
