@@ -97,6 +97,14 @@ type sessionRow struct {
 // TableName tells GORM the table's name.
 func (sessionRow) TableName() string { return "sessions" }
 
+// scanTargets are pointers to r's fields in the order of sessionColumns, for
+// the statements that scan without GORM's reflection (scanSessions).
+// TestSessionColumnsMatchRow fails when they fall out of step.
+func (r *sessionRow) scanTargets() []any {
+	return []any{&r.ID, &r.UserID, &r.CreatedAt, &r.ExpiresAt, &r.RefreshID, &r.RefreshIssuedAt, &r.RefreshExpiresAt,
+		&r.PreviousRefreshID, &r.RotatedAt, &r.RevokedAt, &r.LastUsedAt, &r.IP, &r.UserAgent, &r.Name}
+}
+
 // toSessionRow converts a domain session into its row.
 func toSessionRow(s user.Session) sessionRow {
 	uid := s.UserID.String()
