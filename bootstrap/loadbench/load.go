@@ -42,6 +42,7 @@ type result struct {
 	duration    time.Duration
 	p50, p99    time.Duration
 	serverCPU   time.Duration
+	runWait     time.Duration // the server's run-queue wait over the phase
 	newConns    int
 	connsMethod string
 	dbSessions  int64 // pg_stat_database.sessions delta, -1 when unknown
@@ -151,6 +152,7 @@ func drive(ctx context.Context, client *http.Client, srv *server, wl workload, o
 	if err != nil {
 		return r, err
 	}
+	wait0 := srv.runQueueWait()
 	begin := time.Now()
 	if watch != nil {
 		watch.start(ctx, begin)
@@ -164,6 +166,7 @@ func drive(ctx context.Context, client *http.Client, srv *server, wl workload, o
 		return r, err
 	}
 	r.serverCPU = cpu1 - cpu0
+	r.runWait = srv.runQueueWait() - wait0
 	wg.Wait()
 	if watch != nil {
 		r.newConns, r.dbSessions, r.connsMethod = watch.stop()
@@ -203,8 +206,8 @@ func sleep(ctx context.Context, d time.Duration) {
 // hashes alone.
 func printTable(title string, cal calibration, rs []result) {
 	fmt.Printf("\n### %s\n\n", title)
-	fmt.Println("| workload | req/s | p50 ms | p99 ms | p99/p50 | errors | server CPU µs/req | in Ed25519 verifications | in argon2id hashes | req/s ÷ core hashes/s | new DB conns (steady) |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| workload | req/s | p50 ms | p99 ms | p99/p50 | errors | server CPU µs/req | in Ed25519 verifications | in argon2id hashes | req/s ÷ core hashes/s | new DB conns (steady) | server run-queue wait ms/s |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rs {
 		cpu := r.cpuPerRequest()
 		hashes, share := "", ""
@@ -227,8 +230,9 @@ func printTable(title string, cal calibration, rs []result) {
 		if r.warmErrors > 0 {
 			errs += fmt.Sprintf(" (+%d in warm-up)", r.warmErrors)
 		}
-		fmt.Printf("| %s | %.0f | %.2f | %.2f | %.1f | %s | %.0f | %.2f | %s | %s | %s |\n",
-			r.name+r.note, r.rate(), ms(r.p50), ms(r.p99), ratio, errs, us(cpu), cpu.Seconds()/cal.verify.Seconds(), hashes, share, conns)
+		fmt.Printf("| %s | %.0f | %.2f | %.2f | %.1f | %s | %.0f | %.2f | %s | %s | %s | %.0f |\n",
+			r.name+r.note, r.rate(), ms(r.p50), ms(r.p99), ratio, errs, us(cpu), cpu.Seconds()/cal.verify.Seconds(), hashes, share, conns,
+			ms(r.runWait)/r.duration.Seconds())
 	}
 	for _, r := range rs {
 		if r.firstError != "" {

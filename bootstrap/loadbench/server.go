@@ -193,6 +193,26 @@ func (s *server) cpuTime() (time.Duration, error) {
 	return time.Duration(utime+stime) * time.Second / time.Duration(clockTicks), nil
 }
 
+// runQueueWait is how long the server's threads have waited, runnable, for
+// a CPU (the second field of /proc/<pid>/task/<tid>/schedstat), summed over
+// the threads alive now: time the core spent on someone else while the
+// server had work.
+func (s *server) runQueueWait() time.Duration {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", s.pid()))
+	var total int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", s.pid(), t.Name()))
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(b)); len(f) >= 2 {
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			total += n
+		}
+	}
+	return time.Duration(total)
+}
+
 // clockTicks is USER_HZ, the unit of /proc/<pid>/stat times: 100 on every
 // Linux architecture Go supports.
 const clockTicks = 100
