@@ -272,7 +272,7 @@ func explainHotQueries(ctx context.Context, c *pgx.Conn, a *actor) error {
 		{"login: Sessions.Start, evict beyond the cap", fmt.Sprintf("UPDATE sessions SET revoked_at = '%s' WHERE revoked_at IS NULL AND id IN (SELECT id FROM sessions"+
 			" WHERE user_id = '%s' AND revoked_at IS NULL AND expires_at > '%s' AND refresh_expires_at > '%s' ORDER BY last_used_at DESC, created_at DESC, id DESC LIMIT ALL OFFSET 49) RETURNING id",
 			now, uid, now, now)},
-		{"bearer routes while the revocation listener is down: Revocations.Ended", fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM sessions WHERE id = '%s' AND user_id = '%s' AND revoked_at IS NULL LIMIT 1) t", sid, uid)},
+		{"bearer routes on SQLite, or while the revocation listener is down: Revocations.Ended", fmt.Sprintf("SELECT 1 FROM sessions WHERE id = '%s' AND user_id = '%s' AND revoked_at IS NULL LIMIT 1", sid, uid)},
 		{"chat read: Messages.List", fmt.Sprintf("SELECT * FROM messages WHERE chat_id = '%s' AND EXISTS (SELECT 1 FROM chats WHERE chats.id = '%s' AND chats.owner_id = '%s')"+
 			" ORDER BY created_at DESC, id DESC LIMIT 51", a.chatID, a.chatID, uid)},
 	}
