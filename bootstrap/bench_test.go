@@ -19,6 +19,13 @@ import (
 // handler and the access token of a fresh user.
 func benchApp(b *testing.B, databaseURL string) (http.Handler, string) {
 	b.Helper()
+	handler, access, _ := benchAppWithCookie(b, databaseURL)
+	return handler, access
+}
+
+// benchAppWithCookie is benchApp that also returns the refresh cookie.
+func benchAppWithCookie(b *testing.B, databaseURL string) (http.Handler, string, *http.Cookie) {
+	b.Helper()
 	cfg := bootstrap.Defaults()
 	cfg.HTTPAddr, cfg.DataDir, cfg.DatabaseURL, cfg.RateLimits = "127.0.0.1:0", b.TempDir(), databaseURL, false
 	var handler http.Handler
@@ -35,7 +42,13 @@ func benchApp(b *testing.B, databaseURL string) (http.Handler, string) {
 	if rec.Code != http.StatusCreated || json.Unmarshal(rec.Body.Bytes(), &tok) != nil {
 		b.Fatalf("signup: %d %s", rec.Code, rec.Body)
 	}
-	return handler, tok.AccessToken
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == "refresh_token" {
+			return handler, tok.AccessToken, c
+		}
+	}
+	b.Fatal("signup set no refresh cookie")
+	return nil, "", nil
 }
 
 // BenchmarkGetMe measures GET /api/v1/users/me through the whole router and
@@ -62,6 +75,38 @@ func BenchmarkGetMe(b *testing.B) {
 					}
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkRefresh measures POST /api/v1/users/refresh through the whole
+// router: the refresh token's verification, the session's rotation (one
+// UPDATE ... RETURNING) and the signing of both new tokens. One session
+// chain, its cookie rotated every request.
+func BenchmarkRefresh(b *testing.B) {
+	for _, db := range []struct{ name, url string }{{"sqlite", ""}, {"postgres", "pg"}} {
+		b.Run(db.name, func(b *testing.B) {
+			url := db.url
+			if url == "pg" {
+				url = sqltest.PostgresURL(b)
+			}
+			handler, _, cookie := benchAppWithCookie(b, url)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				req := httptest.NewRequest(http.MethodPost, "/api/v1/users/refresh", nil)
+				req.AddCookie(cookie)
+				handler.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("refresh: %d %s", rec.Code, rec.Body)
+				}
+				for _, c := range rec.Result().Cookies() {
+					if c.Name == cookie.Name {
+						cookie = c
+					}
+				}
+			}
 		})
 	}
 }

@@ -27,6 +27,16 @@ type userRow struct {
 // TableName tells GORM the table's name.
 func (userRow) TableName() string { return "users" }
 
+// userColumns are userRow's columns in the order of scanTargets, for the
+// reads that scan without GORM's reflection (Users.readUser).
+// TestUserColumnsMatchRow fails when a field is added to userRow but not here.
+const userColumns = "id, username, username_key, password_hash, full_name, created_at, updated_at, disabled_at, disabled_reason"
+
+// scanTargets are pointers to r's fields in the order of userColumns.
+func (r *userRow) scanTargets() []any {
+	return []any{&r.ID, &r.Username, &r.UsernameKey, &r.PasswordHash, &r.FullName, &r.CreatedAt, &r.UpdatedAt, &r.DisabledAt, &r.DisabledReason}
+}
+
 // toUserRow converts a domain user into its row.
 func toUserRow(u *user.User) userRow {
 	r := userRow{
@@ -102,6 +112,14 @@ type sessionRow struct {
 
 // TableName tells GORM the table's name.
 func (sessionRow) TableName() string { return "sessions" }
+
+// scanTargets are pointers to r's fields in the order of sessionColumns, for
+// the statements that scan without GORM's reflection (scanSessions).
+// TestSessionColumnsMatchRow fails when they fall out of step.
+func (r *sessionRow) scanTargets() []any {
+	return []any{&r.ID, &r.UserID, &r.CreatedAt, &r.ExpiresAt, &r.RefreshID, &r.RefreshIssuedAt, &r.RefreshExpiresAt,
+		&r.PreviousRefreshID, &r.RotatedAt, &r.RevokedAt, &r.LastUsedAt, &r.IP, &r.UserAgent, &r.Name}
+}
 
 // toSessionRow converts a domain session into its row.
 func toSessionRow(s user.Session) sessionRow {
