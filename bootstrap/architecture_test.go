@@ -55,6 +55,14 @@ var thirdPartyForbiddenInCore = []string{
 	"github.com/go-playground/validator", "go.uber.org/fx", "go.uber.org/dig", "github.com/nats-io/",
 }
 
+// tokenverifyImports are the only modules the standalone token verifier
+// (adapters/tokenverify and its gin subpackage) imports beside the standard
+// library, so that another service can take it without this one.
+var tokenverifyImports = []string{
+	"github.com/golang-jwt/jwt/v5", "github.com/MicahParks/keyfunc/v3", "github.com/MicahParks/jwkset",
+	"golang.org/x/time/rate", "github.com/nats-io/nats.go", "github.com/gin-gonic/gin",
+}
+
 func hasPrefixAny(s string, prefixes []string) bool {
 	for _, p := range prefixes {
 		if strings.HasPrefix(s, p) {
@@ -91,6 +99,9 @@ func TestImportRulesCatchViolations(t *testing.T) {
 		{ImportPath: module + "/adapters/httpapi", Deps: []string{module + "/adapters/sqlstore"}},
 		{ImportPath: module + "/adapters/tokens", Deps: []string{module + "/adapters/passwords"}},
 		{ImportPath: module, Imports: []string{module + "/adapters/httpapi"}},
+		{ImportPath: module + "/adapters/tokenverify", Deps: []string{module + "/ports"}},
+		{ImportPath: module + "/adapters/tokenverify", Imports: []string{"gorm.io/gorm"}},
+		{ImportPath: module + "/adapters/tokenverify", Deps: []string{"github.com/gin-gonic/gin"}},
 	}
 	got := importViolations(bad)
 	if len(got) != len(bad) {
@@ -179,6 +190,13 @@ func importViolations(pkgs []listedPackage) []string {
 				}
 			}
 			switch {
+			case inModule(path, "adapters/tokenverify"):
+				if own && !inModule(dep, "adapters/tokenverify") {
+					violation(dep, "tokenverify stands alone: it imports nothing else of the project")
+				}
+				if path == module+"/adapters/tokenverify" && strings.HasPrefix(dep, "github.com/gin-gonic/") {
+					violation(dep, "tokenverify leaves gin to its tokengin subpackage, so net/http services do not pull it in")
+				}
 			case inModule(path, "adapters/httpapi"):
 				if (inModule(dep, "adapters") && !inModule(dep, "adapters/httpapi")) || inModule(dep, "bootstrap") {
 					violation(dep, "httpapi imports no other adapter and not bootstrap")
@@ -207,6 +225,9 @@ func importViolations(pkgs []listedPackage) []string {
 		// Direct imports: no context reaches into another context's domain or
 		// application package, and main hands everything to bootstrap.
 		for _, imp := range p.Imports {
+			if inModule(path, "adapters/tokenverify") && !isStandard(imp) && !inModule(imp, "adapters/tokenverify") && !hasPrefixAny(imp, tokenverifyImports) {
+				violation(imp, "tokenverify imports only the standard library, jwt, keyfunc, jwkset, x/time/rate, nats.go and (tokengin) gin")
+			}
 			if path == module {
 				if strings.HasPrefix(imp, module+"/") && imp != module+"/bootstrap" {
 					violation(imp, "main imports bootstrap only")
