@@ -32,6 +32,10 @@ type importDecoder struct {
 	csv   *csv.Reader
 	lines *bufio.Scanner
 	cols  map[string]int
+	// width is how many fields the header has: a row with fewer is
+	// refused. (Not len(cols): a name repeated in the header counts once
+	// there, while its columns still push the later ones along.)
+	width int
 	err   error
 }
 
@@ -87,7 +91,7 @@ func newImportDecoder(r io.Reader, name, format string) (*importDecoder, error) 
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("%w: the CSV header lacks %s (it needs %s)", errImportFormat, strings.Join(missing, ", "), strings.Join(importColumns, ", "))
 	}
-	return &importDecoder{csv: cr, cols: cols}, nil
+	return &importDecoder{csv: cr, cols: cols, width: len(header)}, nil
 }
 
 // records yields every row with its line number.
@@ -117,8 +121,8 @@ func (d *importDecoder) csvRecords(yield func(userapp.ImportRecord) bool) {
 		}
 		line, _ := d.csv.FieldPos(0)
 		rec := userapp.ImportRecord{Line: line}
-		if len(fields) < len(d.cols) {
-			rec.Malformed = fmt.Sprintf("has %d fields, the header %d", len(fields), len(d.cols))
+		if len(fields) < d.width {
+			rec.Malformed = fmt.Sprintf("has %d fields, the header %d", len(fields), d.width)
 		} else {
 			at := func(c string) string { return fields[d.cols[c]] }
 			rec.ID, rec.Username, rec.PasswordHash, rec.FullName, rec.CreatedAt =

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/fx"
 	"gorm.io/gorm"
@@ -242,6 +243,12 @@ func TestAdminUsersCommands(t *testing.T) {
 		}
 		c.wantRefreshRefused(laptop.refresh)
 		c.wantRefreshRefused(phone.refresh)
+		// The admin command is another process to the service: on
+		// PostgreSQL the service hears of the revocation by its listener
+		// (NOTIFY, sent at the command's commit), a moment later.
+		eventually(t, 2*time.Second, "the service refusing the disabled account's access token", func() bool {
+			return c.do(http.MethodGet, base+"/me", nil, bearer(phone.access)).Status == http.StatusUnauthorized
+		})
 		c.wantAccessRefused(phone.access)
 		if r, p := rawLogin(t, c, "alice", goodPassword); r.Status != http.StatusForbidden || p.Detail != "account is disabled" {
 			t.Fatalf("login of a disabled account: %d %q", r.Status, p.Detail)

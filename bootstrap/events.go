@@ -140,15 +140,7 @@ func (m *relayMetrics) observe(r eventrelay.Round) {
 // runRelay runs the relay from start to stop in a goroutine of its own;
 // stop waits for the round in progress.
 func runRelay(lc fx.Lifecycle, cfg Config, uc *eventrelay.RelayEvents, outbox ports.Outbox, m *relayMetrics, log *slog.Logger) {
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	lc.Append(fx.Hook{
-		OnStart: func(context.Context) error {
-			go func() { defer close(done); relayLoop(ctx, cfg, uc, outbox.Recorded(), m, log) }()
-			return nil
-		},
-		OnStop: func(context.Context) error { stop(); <-done; return nil },
-	})
+	runInBackground(lc, func(ctx context.Context) { relayLoop(ctx, cfg, uc, outbox.Recorded(), m, log) })
 }
 
 // relayLoop runs rounds until ctx ends: at once again after a full batch,
@@ -205,33 +197,9 @@ func relayLoop(ctx context.Context, cfg Config, uc *eventrelay.RelayEvents, wake
 // runPurge deletes delivered events past EVENTS_RETENTION every purgeEvery,
 // from start to stop.
 func runPurge(lc fx.Lifecycle, uc *eventrelay.PurgeDelivered, log *slog.Logger) {
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	lc.Append(fx.Hook{
-		OnStart: func(context.Context) error {
-			go func() {
-				defer close(done)
-				tick := time.NewTicker(purgeEvery)
-				defer tick.Stop()
-				for {
-					select {
-					case <-ctx.Done():
-						return
-					case <-tick.C:
-					}
-					n, err := uc.Do(ctx)
-					switch {
-					case err != nil && ctx.Err() != nil:
-						return
-					case err != nil:
-						log.Warn("purge of delivered events failed; the next run tries again", "purged", n, "err", err.Error())
-					case n > 0:
-						log.Info("delivered events purged", "purged", n)
-					}
-				}
-			}()
-			return nil
-		},
-		OnStop: func(context.Context) error { stop(); <-done; return nil },
+	runInBackground(lc, func(ctx context.Context) {
+		sweepEvery(ctx, purgeEvery, uc.Do, log, sweepLog{
+			count: "purged", failed: "purge of delivered events failed; the next run tries again", done: "delivered events purged",
+		})
 	})
 }

@@ -62,24 +62,36 @@ func runSessionCleanUp(lc fx.Lifecycle, cfg Config, uc *userapp.UseCases, log *s
 	if cfg.SessionCleanupInterval <= 0 {
 		return
 	}
+	runInBackground(lc, func(ctx context.Context) {
+		sweepEvery(ctx, cfg.SessionCleanupInterval, uc.CleanUpSessions.Do, log, sweepLog{
+			count: "removed", failed: "session clean-up failed; the next run tries again", done: "ended sessions removed",
+		})
+	})
+}
+
+// runInBackground runs loop in a goroutine of its own from start to stop:
+// stop cancels loop's context and waits for it to return, so a run in
+// progress ends before the database closes.
+func runInBackground(lc fx.Lifecycle, loop func(ctx context.Context)) {
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
-			go func() {
-				defer close(done)
-				cleanUpEvery(ctx, cfg.SessionCleanupInterval, uc.CleanUpSessions, log)
-			}()
+			go func() { defer close(done); loop(ctx) }()
 			return nil
 		},
 		OnStop: func(context.Context) error { stop(); <-done; return nil },
 	})
 }
 
-// cleanUpEvery runs uc every interval until ctx ends. A failed run is
+// sweepLog names what sweepEvery logs: the count's key, and the messages
+// of a failed run and of a run that removed something.
+type sweepLog struct{ count, failed, done string }
+
+// sweepEvery runs sweep every interval until ctx ends. A failed run is
 // logged and the next one tries again; a run cut short by the stop is not
 // a failure.
-func cleanUpEvery(ctx context.Context, interval time.Duration, uc *userapp.CleanUpSessions, log *slog.Logger) {
+func sweepEvery(ctx context.Context, interval time.Duration, sweep func(context.Context) (int, error), log *slog.Logger, l sweepLog) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -88,14 +100,14 @@ func cleanUpEvery(ctx context.Context, interval time.Duration, uc *userapp.Clean
 			return
 		case <-tick.C:
 		}
-		removed, err := uc.Do(ctx)
+		n, err := sweep(ctx)
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return
 		case err != nil:
-			log.Warn("session clean-up failed; the next run tries again", "removed", removed, "err", err.Error())
-		case removed > 0:
-			log.Info("ended sessions removed", "removed", removed)
+			log.Warn(l.failed, l.count, n, "err", err.Error())
+		case n > 0:
+			log.Info(l.done, l.count, n)
 		}
 	}
 }

@@ -21,8 +21,10 @@ const (
 	// SubjectPrefix precedes an event's type in its NATS subject.
 	SubjectPrefix = "usersvc.events."
 	// DuplicateWindow is how long the stream remembers an event id to drop
-	// a second copy: longer than any relay's retry of an acknowledged but
-	// unmarked event takes.
+	// a second copy. A relay's prompt retry of an event whose
+	// acknowledgement was lost, or whose mark did not commit, comes within
+	// it; a retry after a longer outage of the broker or the database may
+	// not, which is why consumers deduplicate on the id too.
 	DuplicateWindow = 2 * time.Minute
 	// Source is the CloudEvents source of every event.
 	Source = "usersvc"

@@ -102,8 +102,14 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, limit int, fn func(ct
 		WHERE NOT EXISTS (SELECT 1 FROM outbox e WHERE e.subject = c.subject AND e.delivered_at IS NULL
 			AND e.seq < c.seq AND e.seq NOT IN (SELECT seq FROM claimed))
 		ORDER BY c.seq`
-	const due = `SELECT seq, id, type, subject, time, data, attempts FROM outbox
+	// A row behind an earlier event of its subject that waits for its
+	// retry is left out before the LIMIT: otherwise a user with a batch's
+	// worth of events held back would fill every batch, and no other
+	// user's event would be delivered until that retry.
+	const due = `SELECT seq, id, type, subject, time, data, attempts FROM outbox o
 		WHERE delivered_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
+			AND NOT EXISTS (SELECT 1 FROM outbox w WHERE w.subject = o.subject AND w.delivered_at IS NULL
+				AND w.seq < o.seq AND w.next_attempt_at > ?)
 		ORDER BY seq LIMIT ?`
 	claim := func(ctx context.Context) error {
 		q := "WITH claimed AS (" + due + ")" + keep
@@ -111,7 +117,7 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, limit int, fn func(ct
 			q = "WITH claimed AS MATERIALIZED (" + due + " FOR UPDATE SKIP LOCKED)" + keep
 		}
 		var rows []outboxRow
-		if err := conn(ctx, o.db).Raw(q, dbTime(now), limit).Scan(&rows).Error; err != nil {
+		if err := conn(ctx, o.db).Raw(q, dbTime(now), dbTime(now), limit).Scan(&rows).Error; err != nil {
 			return translate(err)
 		}
 		if len(rows) == 0 {

@@ -258,9 +258,24 @@ func (s *Sessions) RevokeOthers(ctx context.Context, uid user.ID, keep user.Sess
 }
 
 // RevokeAll revokes, at now, every session of user uid that is not yet
-// revoked, expired ones included, and returns their ids.
-func (s *Sessions) RevokeAll(ctx context.Context, uid user.ID, now time.Time) ([]user.SessionID, error) {
-	return s.end(ctx, dbTime(now), "user_id = ?", uid.String())
+// revoked, expired ones included, and returns their ids. On PostgreSQL it
+// first locks the user's row as Start does (FOR NO KEY UPDATE), so a Start
+// concurrent with it waits for its transaction instead of committing a
+// session it does not see: an account deletion (RevokeAll, then Delete)
+// would leave such a session live with no user and no session.revoked, and
+// the two taking their locks in opposite orders could deadlock. SQLite's
+// IMMEDIATE transactions serialise them anyway.
+func (s *Sessions) RevokeAll(ctx context.Context, uid user.ID, now time.Time) (ended []user.SessionID, err error) {
+	err = inWriteTx(ctx, s.db, func(ctx context.Context) error {
+		if s.rev.postgres {
+			if err := conn(ctx, s.db).Exec("SELECT 1 FROM users WHERE id = ? FOR NO KEY UPDATE", uid.String()).Error; err != nil {
+				return translate(err)
+			}
+		}
+		ended, err = s.endNow(ctx, dbTime(now), "user_id = ?", uid.String())
+		return err
+	})
+	return ended, err
 }
 
 // RemoveEnded deletes at most limit sessions whose end (the earliest of

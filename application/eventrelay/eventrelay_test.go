@@ -263,3 +263,69 @@ func TestPurgeDeletesDeliveredAfterRetention(t *testing.T) {
 		t.Fatalf("left %v, want the undelivered event", left)
 	}
 }
+
+// deadlineOutbox is the memory outbox whose marks fail once their context
+// is done, as a database's statements do.
+type deadlineOutbox struct{ *memory.Outbox }
+
+func (o deadlineOutbox) MarkDelivered(ctx context.Context, at time.Time, seqs ...int64) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %w", ports.ErrUnavailable, err)
+	}
+	return o.Outbox.MarkDelivered(ctx, at, seqs...)
+}
+
+// stallingBroker acknowledges every event but stall, whose publish waits
+// for its context to end, as a broker that never acknowledges does.
+type stallingBroker struct {
+	broker
+	stall uuid.UUID
+}
+
+func (b *stallingBroker) Publish(ctx context.Context, e ports.Event) error {
+	if e.ID == b.stall {
+		<-ctx.Done()
+		return fmt.Errorf("%w: no acknowledgement: %w", ports.ErrUnavailable, ctx.Err())
+	}
+	return b.broker.Publish(ctx, e)
+}
+
+// TestAStalledPublishLeavesTimeToMarkTheDelivered: a publish that waits for
+// its acknowledgement until the round's deadline must not take the time
+// the round keeps for its marks: the events delivered before it stay
+// delivered (not sent again next round), and the stalled one waits for the
+// next round, with no attempt counted.
+func TestAStalledPublishLeavesTimeToMarkTheDelivered(t *testing.T) {
+	clk := &manualClock{now: t0}
+	db := memory.NewDB()
+	outbox := deadlineOutbox{memory.NewOutbox(db)}
+	x, y := uuid.New(), uuid.New()
+	first := ports.Event{ID: uuid.Must(uuid.NewV7()), Type: "x1", Subject: x, Time: t0, Data: json.RawMessage(`{}`)}
+	stalled := ports.Event{ID: uuid.Must(uuid.NewV7()), Type: "y1", Subject: y, Time: t0, Data: json.RawMessage(`{}`)}
+	if err := outbox.Record(t.Context(), first, stalled); err != nil {
+		t.Fatal(err)
+	}
+	b := &stallingBroker{broker: broker{failOnce: map[uuid.UUID]bool{}}, stall: stalled.ID}
+	relay := eventrelay.NewRelayEvents(eventrelay.Deps{
+		Outbox: outbox, Publisher: b, Clock: clk,
+		Settings: eventrelay.Settings{BatchSize: 10, FirstRetry: time.Second, MaxRetry: 8 * time.Second},
+	})
+	// The round's deadline leaves the 2 s mark reserve plus a little.
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second+300*time.Millisecond)
+	defer cancel()
+	r, err := relay.Do(ctx)
+	if err != nil {
+		t.Fatalf("round with a stalled publish failed: %v (its marks ran out of time)", err)
+	}
+	if r.Delivered != 1 || len(r.Failures) != 0 {
+		t.Fatalf("round %+v, want x1 delivered and y1 left for the next round uncounted", r)
+	}
+	b.stall = uuid.Nil
+	r, err = relay.Do(t.Context())
+	if err != nil || r.Claimed != 1 || r.Delivered != 1 {
+		t.Fatalf("next round %+v, %v; want only y1, delivered", r, err)
+	}
+	if got := b.types(); !slices.Equal(got, []string{"x1", "y1"}) {
+		t.Fatalf("broker got %v, want x1 once, then y1", got)
+	}
+}

@@ -93,17 +93,28 @@ func (uc *RelayEvents) Do(ctx context.Context) (Round, error) {
 		round.Claimed, round.Full = len(batch), len(batch) >= s.BatchSize
 		failed := map[uuid.UUID]bool{}
 		var delivered []int64
+		// Deliveries end markReserve before the round's deadline, so that a
+		// slow broker's pending acknowledgement cannot use up the time the
+		// marks need: else every event of the batch would be delivered again
+		// next round, and a batch that takes longer than a round would never
+		// be marked at all.
+		deliverCtx := ctx
+		if deadline, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			deliverCtx, cancel = context.WithDeadline(ctx, deadline.Add(-markReserve))
+			defer cancel()
+		}
 		for _, e := range batch {
 			if failed[e.Subject] {
 				continue
 			}
-			if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < markReserve {
-				break // keep time to mark what was delivered; the rest waits
+			if deliverCtx.Err() != nil {
+				break // out of time or stopping: mark what was delivered; the rest waits
 			}
-			publish, err := uc.deliver(ctx, e.Event)
+			publish, err := uc.deliver(deliverCtx, e.Event)
 			if err != nil {
-				if ctx.Err() != nil {
-					break // stopping: the rest waits for the next run, uncounted
+				if deliverCtx.Err() != nil {
+					break // out of time or stopping: the rest waits for the next run, uncounted
 				}
 				failed[e.Subject] = true
 				round.Failures = append(round.Failures, Failure{ID: e.ID, Type: e.Type, Publish: publish, Err: err})

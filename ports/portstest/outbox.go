@@ -32,6 +32,7 @@ func Outbox(t *testing.T, fresh func(t *testing.T) OutboxSet) {
 		"ClaimInOrderWithinLimit":         testClaimInOrder,
 		"DeliveredAreNotClaimedAgain":     testDeliveredNotClaimed,
 		"FailedWaitAndHoldBackSubject":    testFailedHoldBackSubject,
+		"WaitingSubjectStarvesNoOther":    testWaitingSubjectStarvesNoOther,
 		"FailingClaimReturnsItsError":     testFailingClaim,
 		"PurgeDeletesOnlyOldDelivered":    testPurge,
 		"BacklogCountsUndelivered":        testBacklog,
@@ -180,6 +181,30 @@ func testFailedHoldBackSubject(t *testing.T, s OutboxSet) {
 	// x is taken past it.
 	if got := claim(t, s, retry.Add(time.Minute), 1, nil); !slices.Equal(ids(got), eventIDs(x1)) {
 		t.Errorf("limit 1: %v", ids(got))
+	}
+}
+
+// testWaitingSubjectStarvesNoOther: a subject whose event waits for its
+// retry holds back only its own later events, however many: the limit is
+// filled with other subjects' due events rather than spent on held ones.
+func testWaitingSubjectStarvesNoOther(t *testing.T, s OutboxSet) {
+	x, y := uuid.New(), uuid.New()
+	const limit = 3
+	x1 := event(x, "user.created", 0)
+	record(t, s, x1)
+	now := t0.Add(time.Hour)
+	claim(t, s, now, 1, func(ctx context.Context, batch []ports.PendingEvent) error {
+		return s.Outbox.MarkFailed(ctx, batch[0].Seq, now.Add(time.Hour)) // x1 waits an hour
+	})
+	var held []ports.Event
+	for i := range 2 * limit {
+		held = append(held, event(x, "user.updated", 1+i))
+	}
+	record(t, s, held...)
+	y1 := event(y, "user.created", 10)
+	record(t, s, y1)
+	if got := claim(t, s, now.Add(time.Second), limit, nil); !slices.Equal(ids(got), eventIDs(y1)) {
+		t.Fatalf("with x1 waiting and %d later events of x: Claim(limit %d) = %v, want y1 %v", len(held), limit, ids(got), y1.ID)
 	}
 }
 

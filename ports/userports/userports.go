@@ -108,7 +108,10 @@ type Sessions interface {
 	// except keep, and returns the ids it ended.
 	RevokeOthers(ctx context.Context, uid user.ID, keep user.SessionID, now time.Time) ([]user.SessionID, error)
 	// RevokeAll ends every session of the user that is not yet revoked,
-	// expired ones included, and returns the ids it ended.
+	// expired ones included, and returns the ids it ended. A Start for the
+	// same user either commits before it (and is ended by it) or waits for
+	// its transaction, so a deletion that calls RevokeAll and then
+	// Users.Delete leaves no live session behind.
 	RevokeAll(ctx context.Context, uid user.ID, now time.Time) ([]user.SessionID, error)
 	// RemoveEnded deletes at most limit sessions that ended before cutoff
 	// (revoked, past their absolute end, or with their refresh token
