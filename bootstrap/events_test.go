@@ -717,15 +717,14 @@ func deliveredCount(t *testing.T, c *client) int {
 	return 0
 }
 
-// TestRelayThroughput measures (USERSVC_RELAY_BENCH=1; figures in
-// BENCHMARKS.md) how fast the relay drains a backlog to NATS on
-// PostgreSQL: 20,000 events recorded while the broker is down, then timed
-// from the broker's start until none is left undelivered.
+// TestRelayThroughput drains a backlog recorded while the broker is down
+// (2,000 events, or USERSVC_RELAY_BENCH_EVENTS) to NATS on PostgreSQL,
+// checks every event reached the stream once, and logs how fast: the
+// figures in BENCHMARKS.md come from 20,000 events.
 func TestRelayThroughput(t *testing.T) {
-	if os.Getenv("USERSVC_RELAY_BENCH") != "1" {
-		t.Skip("set USERSVC_RELAY_BENCH=1 to measure the relay")
-	}
-	n := 20000
+	// A backlog large enough to span many batches and subjects; the
+	// figures in BENCHMARKS.md come from USERSVC_RELAY_BENCH_EVENTS=20000.
+	n := 2000
 	if v := os.Getenv("USERSVC_RELAY_BENCH_EVENTS"); v != "" {
 		n, _ = strconv.Atoi(v)
 	}
