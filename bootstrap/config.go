@@ -65,6 +65,8 @@ type Config struct {
 	EventsBatchSize        int
 	EventsRetention        time.Duration
 	EventsRetryMaxBackoff  time.Duration
+	GCPercent              int
+	MemoryLimitMiB         int
 }
 
 // setting is one environment variable: its default, its meaning and how it
@@ -198,6 +200,8 @@ var settings = []setting{
 	{"HTTP_WRITE_TIMEOUT", "30s", "time to write a response", durationInto(func(c *Config) *time.Duration { return &c.WriteTimeout }, 100*time.Millisecond, 10*time.Minute)},
 	{"HTTP_IDLE_TIMEOUT", "120s", "keep-alive idle time", durationInto(func(c *Config) *time.Duration { return &c.IdleTimeout }, time.Second, time.Hour)},
 	{"METRICS_ADDR", "", "serve /metrics on this separate address instead of HTTP_ADDR (e.g. 127.0.0.1:9090)", func(c *Config, v string) error { c.MetricsAddr = v; return nil }},
+	{"GC_PERCENT", "400", "Go's garbage-collection target (as GOGC): the heap may grow to 1 + N/100 times what is live before a collection; GOGC in the environment wins", intInto(func(c *Config) *int { return &c.GCPercent }, 25, 10000)},
+	{"MEMORY_LIMIT_MIB", "0", "soft memory limit of the Go runtime in MiB (as GOMEMLIMIT): collections run more often as the process nears it; 0 means 64 + 2 × HASH_MAX_CONCURRENT × ARGON2_MEMORY_KIB / 1024; GOMEMLIMIT in the environment wins", intInto(func(c *Config) *int { return &c.MemoryLimitMiB }, 0, 1<<20)},
 	{"HTTP_MAX_HEADER_BYTES", "16384", "largest request line and header block; larger gets 431 (the server cuts the connection beyond 1 MiB)", intInto(func(c *Config) *int { return &c.MaxHeaderBytes }, 4096, 1<<20)},
 }
 
@@ -324,4 +328,15 @@ func uintInto(field func(*Config) *uint32, lo, hi uint32) func(*Config, string) 
 		*field(c) = uint32(n)
 		return nil
 	}
+}
+
+// MemoryLimit is the soft memory limit, in bytes, that serve gives the Go
+// runtime: MEMORY_LIMIT_MIB, or when that is 0, 64 MiB plus twice the
+// memory of HashMaxConcurrent argon2id hashes at once (the heap that the
+// hashes themselves keep live, and as much again of their garbage).
+func (c Config) MemoryLimit() int64 {
+	if c.MemoryLimitMiB > 0 {
+		return int64(c.MemoryLimitMiB) << 20
+	}
+	return 64<<20 + 2*int64(c.HashMaxConcurrent)*int64(c.Argon2MemoryKiB)<<10
 }

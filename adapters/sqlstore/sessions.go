@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -22,6 +23,10 @@ import (
 type Sessions struct {
 	db  *gorm.DB
 	rev *Revocations
+	// rotate and rotateFenced are Rotate's statement, without and with the
+	// write fence's predicate, bound once (rawStatement): every refresh
+	// runs one.
+	rotate, rotateFenced rawStatement
 }
 
 var _ userports.Sessions = (*Sessions)(nil)
@@ -31,7 +36,22 @@ var _ userports.Sessions = (*Sessions)(nil)
 // Every session it ends is announced through rev: to this process when the
 // ending commits, and on PostgreSQL to every instance by a notification sent
 // inside the ending statement.
-func NewSessions(db *gorm.DB, rev *Revocations) *Sessions { return &Sessions{db: db, rev: rev} }
+func NewSessions(db *gorm.DB, rev *Revocations) *Sessions {
+	return &Sessions{
+		db:           db,
+		rev:          rev,
+		rotate:       bindRaw(db, rotateQuery+" RETURNING "+sessionColumns, rotateArgs),
+		rotateFenced: bindRaw(db, rotateQuery+" AND clock_timestamp() <= ? RETURNING "+sessionColumns, rotateArgs+1),
+	}
+}
+
+// rotateQuery is Rotate's UPDATE up to its optional fence predicate; it
+// takes rotateArgs arguments.
+const rotateQuery = "UPDATE sessions SET previous_refresh_id = refresh_id, refresh_id = ?, refresh_issued_at = ?, refresh_expires_at = ?, rotated_at = ?," +
+	" last_used_at = ?, ip = ?, user_agent = ?" +
+	" WHERE id = ? AND refresh_id = ? AND " + liveAt
+
+const rotateArgs = 11
 
 // Start inserts s and, in the same transaction, revokes the user's least
 // recently used live sessions beyond limit - 1 (see end), so that with s at
@@ -127,17 +147,15 @@ func (s *Sessions) Rotate(ctx context.Context, sid user.SessionID, from user.Tok
 	if err != nil {
 		return user.Session{}, false, err
 	}
-	q := "UPDATE sessions SET previous_refresh_id = refresh_id, refresh_id = ?, refresh_issued_at = ?, refresh_expires_at = ?, rotated_at = ?," +
-		" last_used_at = ?, ip = ?, user_agent = ?" +
-		" WHERE id = ? AND refresh_id = ? AND " + liveAt
+	stmt := s.rotate
 	args := []any{next.ID.String(), dbTime(next.IssuedAt), dbTime(next.ExpiresAt), now,
 		now, ipColumn(client.IP), textColumn(client.UserAgent.String()),
 		sid.String(), from.String(), now, now}
 	if fenced {
-		q += " AND clock_timestamp() <= ?"
+		stmt = s.rotateFenced
 		args = append(args, fence)
 	}
-	rows, err := scanSessions(conn(ctx, s.db).Raw(q+" RETURNING "+sessionColumns, args...))
+	rows, err := readSessions(stmt.query(ctx, s.db, args...))
 	if err != nil {
 		return user.Session{}, false, translate(err)
 	}
@@ -355,7 +373,12 @@ func (s *Sessions) endNow(ctx context.Context, at time.Time, where string, args 
 // profile of BenchmarkRefresh, plus its reflection. Rows keeps GORM's
 // callbacks and logger.
 func scanSessions(stmt *gorm.DB) ([]sessionRow, error) {
-	rows, err := stmt.Rows()
+	return readSessions(stmt.Rows())
+}
+
+// readSessions reads the sessionColumns rows of a statement that returned
+// rows and err.
+func readSessions(rows *sql.Rows, err error) ([]sessionRow, error) {
 	if err != nil {
 		return nil, err
 	}

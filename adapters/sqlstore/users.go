@@ -16,8 +16,8 @@ import (
 type Users struct {
 	db *gorm.DB
 	// byID and byUsername are the hot reads (every GET /me, every login),
-	// written out: see readUser.
-	byID, byUsername string
+	// written out and bound once: see readUser.
+	byID, byUsername rawStatement
 }
 
 var _ userports.Users = (*Users)(nil)
@@ -27,8 +27,8 @@ var _ userports.Users = (*Users)(nil)
 func NewUsers(db *gorm.DB) *Users {
 	return &Users{
 		db:         db,
-		byID:       "SELECT " + userColumns + " FROM users WHERE id = ? LIMIT 1",
-		byUsername: "SELECT " + userColumns + " FROM users WHERE username_key = ? LIMIT 1",
+		byID:       bindRaw(db, "SELECT "+userColumns+" FROM users WHERE id = ? LIMIT 1", 1),
+		byUsername: bindRaw(db, "SELECT "+userColumns+" FROM users WHERE username_key = ? LIMIT 1", 1),
 	}
 }
 
@@ -56,14 +56,13 @@ func (s *Users) ByID(ctx context.Context, id user.ID) (*user.User, error) {
 }
 
 // readUser runs query, which selects userColumns of at most one user, and
-// rebuilds that user. It runs as a raw GORM statement (GORM's Row, so its
-// callbacks, logger and transaction handling still apply) and scans into
-// the row's fields by hand: GORM's query builder and its reflective Scan
-// were a third of GET /me's CPU outside the database round trip (CPU
-// profile of BenchmarkGetMe).
-func (s *Users) readUser(ctx context.Context, query string, arg string) (*user.User, error) {
+// rebuilds that user. It runs as a rawStatement (on the transaction or pool
+// GORM would use, reported to GORM's logger) and scans into the row's fields
+// by hand: GORM's query builder and its reflective Scan were a third of GET
+// /me's CPU outside the database round trip (CPU profile of BenchmarkGetMe).
+func (s *Users) readUser(ctx context.Context, query rawStatement, arg string) (*user.User, error) {
 	var row userRow
-	err := conn(ctx, s.db).Raw(query, arg).Row().Scan(row.scanTargets()...)
+	err := query.queryRow(ctx, s.db, arg).Scan(row.scanTargets()...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, user.ErrNotFound
 	}
