@@ -243,7 +243,7 @@ func (ur *UserRoutes) me(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	writeUser(c, http.StatusOK, toUserResponse(u))
+	c.JSON(http.StatusOK, toUserResponse(u))
 	return nil
 }
 
@@ -269,7 +269,7 @@ func (ur *UserRoutes) replace(c *gin.Context) error {
 		return err
 	}
 	auditProfile(c, changed)
-	writeUser(c, http.StatusOK, toUserResponse(changed.User))
+	c.JSON(http.StatusOK, toUserResponse(changed.User))
 	return nil
 }
 
@@ -316,7 +316,7 @@ func (ur *UserRoutes) patch(c *gin.Context) error {
 		return err
 	}
 	auditProfile(c, changed)
-	writeUser(c, http.StatusOK, toUserResponse(changed.User))
+	c.JSON(http.StatusOK, toUserResponse(changed.User))
 	return nil
 }
 
