@@ -132,8 +132,9 @@ func TestVerifierTrustsTheServicesTokens(t *testing.T) {
 }
 
 // switchingProxy serves the service that target names and counts the
-// fetches of the key set: a restart of the service with other keys, behind
-// one URL.
+// fetches of the key set made with ?from=counted (other verifiers may fetch
+// it on their own timers meanwhile): a restart of the service with other
+// keys, behind one URL.
 type switchingProxy struct {
 	url       string
 	target    atomic.Pointer[url.URL]
@@ -146,7 +147,7 @@ func newSwitchingProxy(t *testing.T, to *client) *switchingProxy {
 	p.point(to)
 	rp := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(p.target.Load()) }}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == jwksPath {
+		if r.URL.Path == jwksPath && r.URL.Query().Get("from") == "counted" {
 			p.jwksReads.Add(1)
 		}
 		rp.ServeHTTP(w, r)
@@ -180,7 +181,7 @@ func TestVerifierFollowsKeyRotationAndRetirement(t *testing.T) {
 	s1 := first.signup("Rotated1")
 	p1 := first.principalOf(s1)
 	// lazy refreshes only on unknown kids; eager also on a short timer.
-	lazy := newVerifier(t, proxy.url+jwksPath, func(c *tokenverify.Config) { c.RefreshInterval = time.Hour })
+	lazy := newVerifier(t, proxy.url+jwksPath+"?from=counted", func(c *tokenverify.Config) { c.RefreshInterval = time.Hour })
 	eager := newVerifier(t, proxy.url+jwksPath, func(c *tokenverify.Config) { c.RefreshInterval = 200 * time.Millisecond })
 	wantPrincipal(t, lazy, s1.access, p1)
 	wantPrincipal(t, eager, s1.access, p1)
