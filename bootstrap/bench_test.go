@@ -130,18 +130,7 @@ func BenchmarkRefresh(b *testing.B) {
 			b.ResetTimer()
 			stop := startCPU(b)
 			for b.Loop() {
-				rec := httptest.NewRecorder()
-				req := httptest.NewRequest(http.MethodPost, "/api/v1/users/refresh", nil)
-				req.AddCookie(cookie)
-				handler.ServeHTTP(rec, req)
-				if rec.Code != http.StatusOK {
-					b.Fatalf("refresh: %d %s", rec.Code, rec.Body)
-				}
-				for _, c := range rec.Result().Cookies() {
-					if c.Name == cookie.Name {
-						cookie = c
-					}
-				}
+				cookie = benchRefresh(b, handler, cookie)
 			}
 			stop()
 		})
@@ -209,18 +198,7 @@ func BenchmarkRefreshParallel(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				cookie := cookies[next.Add(1)-1] // a chain of its own: sharing would be reuse
 				for pb.Next() {
-					rec := httptest.NewRecorder()
-					req := httptest.NewRequest(http.MethodPost, "/api/v1/users/refresh", nil)
-					req.AddCookie(cookie)
-					handler.ServeHTTP(rec, req)
-					if rec.Code != http.StatusOK {
-						b.Fatalf("refresh: %d %s", rec.Code, rec.Body)
-					}
-					for _, c := range rec.Result().Cookies() {
-						if c.Name == cookie.Name {
-							cookie = c
-						}
-					}
+					cookie = benchRefresh(b, handler, cookie)
 				}
 			})
 			stop()
@@ -264,4 +242,22 @@ func BenchmarkLogIn(b *testing.B) {
 			stop()
 		})
 	}
+}
+
+// benchRefresh posts one refresh with cookie and returns the rotated cookie.
+func benchRefresh(b *testing.B, handler http.Handler, cookie *http.Cookie) *http.Cookie {
+	b.Helper()
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/users/refresh", nil)
+	req.AddCookie(cookie)
+	handler.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		b.Fatalf("refresh: %d %s", rec.Code, rec.Body)
+	}
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == cookie.Name {
+			return c
+		}
+	}
+	return cookie
 }
